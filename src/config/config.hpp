@@ -1,0 +1,117 @@
+#pragma once
+// Typed gateway configuration. Loaded from YAML by load_config(); every validation error names
+// file:line and the key path (e.g. "demo.yaml:12: connections[0].port: expected 1..65535").
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace gh::config {
+
+// A secret as written in config: "env:NAME", "file:PATH" or a literal. resolve() reads it.
+// The resolved value is never logged; describe() gives a safe description ("env:NAME").
+struct secret_ref {
+  std::string spec;  // as written
+  [[nodiscard]] result<std::string> resolve() const;
+  [[nodiscard]] std::string describe() const;
+  [[nodiscard]] bool empty() const { return spec.empty(); }
+};
+
+enum class client_tls { require, prefer };
+enum class upstream_tls { disable, prefer, require, verify_full };
+enum class conn_type { postgres, ssh };
+
+struct endpoint {
+  std::string host;  // "127.0.0.1", "::1", "localhost", "0.0.0.0"
+  std::uint16_t port = 0;
+  [[nodiscard]] bool empty() const { return host.empty(); }
+};
+
+struct listen_config {
+  endpoint postgres;
+  endpoint ssh;
+  endpoint api;
+};
+
+struct tls_config {
+  client_tls client = client_tls::require;
+  std::string cert;  // path; empty -> generated self-signed pair in state_dir
+  std::string key;
+};
+
+struct gateway_config {
+  std::string state_dir = "./var";
+  listen_config listen;
+  tls_config tls;
+  std::chrono::milliseconds idle_timeout{15 * 60 * 1000};
+  std::size_t max_message_size = 16 * 1024 * 1024;  // client->gateway protocol messages
+  unsigned workers = 0;                             // 0 -> number of cores
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds auth_timeout{30'000};  // client must finish startup+auth in this time
+};
+
+struct store_config {
+  std::string url = "sqlite://./var/gatehouse.db";
+};
+
+struct oidc_config {
+  std::string issuer;
+  std::string audience;
+  std::string groups_claim = "groups";
+};
+
+struct user_config {
+  std::string name;
+  std::vector<std::string> groups;
+  secret_ref api_key;          // the key itself (hashed at load, never kept in clear)
+  std::string api_key_sha256;  // alternative: lowercase hex SHA-256 of the key
+  int line = 0;
+};
+
+struct identity_config {
+  std::optional<oidc_config> oidc;
+  std::vector<user_config> users;
+};
+
+struct connection_config {
+  std::string name;
+  conn_type type = conn_type::postgres;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string database;  // postgres only
+  std::string user;
+  secret_ref password;
+  upstream_tls tls = upstream_tls::prefer;
+  std::string tls_ca;  // CA file for verify-full; empty -> system store
+  std::vector<std::string> allow_groups;
+  int line = 0;
+};
+
+struct audit_config {
+  std::chrono::milliseconds retention{0};  // 0 = keep forever
+};
+
+struct config {
+  std::string path;  // file it was loaded from
+  gateway_config gateway;
+  store_config store;
+  identity_config identity;
+  std::vector<connection_config> connections;
+  audit_config audit;
+
+  [[nodiscard]] const connection_config* find_connection(std::string_view name) const;
+  [[nodiscard]] const user_config* find_user(std::string_view name) const;
+};
+
+// Parses and validates. Relative paths (state_dir, tls cert/key, sqlite path, file: secrets) are
+// resolved against the directory containing the config file.
+[[nodiscard]] result<config> load_config(const std::string& path);
+[[nodiscard]] result<config> parse_config(const std::string& yaml_text, const std::string& path);
+
+// "host:port" / "[v6]:port".
+[[nodiscard]] result<endpoint> parse_endpoint(std::string_view text);
+
+}  // namespace gh::config
