@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -13,6 +14,8 @@ namespace gh::config {
 
 // A secret as written in config: "env:NAME", "file:PATH" or a literal. resolve() reads it.
 // The resolved value is never logged; describe() gives a safe description ("env:NAME").
+// load_config() rewrites a relative file: PATH to an absolute one, so resolve() works from any cwd.
+// resolve() refuses an empty value: an empty API key or password would let anyone in.
 struct secret_ref {
   std::string spec;  // as written
   [[nodiscard]] result<std::string> resolve() const;
@@ -55,6 +58,8 @@ struct gateway_config {
 
 struct store_config {
   std::string url = "sqlite://./var/gatehouse.db";
+  // The PATH of a sqlite://PATH url (absolute after load_config), or "" for other schemes.
+  [[nodiscard]] std::string sqlite_path() const;
 };
 
 struct oidc_config {
@@ -66,9 +71,10 @@ struct oidc_config {
 struct user_config {
   std::string name;
   std::vector<std::string> groups;
-  secret_ref api_key;          // the key itself (hashed at load, never kept in clear)
+  secret_ref api_key;          // the key itself; resolved by the identity module, never logged
   std::string api_key_sha256;  // alternative: lowercase hex SHA-256 of the key
   int line = 0;
+  int api_key_line = 0;  // line of `api_key:`, for check_secrets() errors
 };
 
 struct identity_config {
@@ -88,6 +94,7 @@ struct connection_config {
   std::string tls_ca;  // CA file for verify-full; empty -> system store
   std::vector<std::string> allow_groups;
   int line = 0;
+  int password_line = 0;  // line of `password:`, for check_secrets() errors
 };
 
 struct audit_config {
@@ -95,7 +102,8 @@ struct audit_config {
 };
 
 struct config {
-  std::string path;  // file it was loaded from
+  std::string path;      // file it was loaded from, as given (used in error messages)
+  std::string base_dir;  // absolute directory of `path`; relative paths were resolved against it
   gateway_config gateway;
   store_config store;
   identity_config identity;
@@ -111,7 +119,17 @@ struct config {
 [[nodiscard]] result<config> load_config(const std::string& path);
 [[nodiscard]] result<config> parse_config(const std::string& yaml_text, const std::string& path);
 
-// "host:port" / "[v6]:port".
+// Checks, without logging or returning any value, that every secret in the config can be resolved
+// now (env vars set, files readable, values non-empty). Separate from parse_config() so that
+// `check-config` can run on a machine without the secrets. Error: "FILE:LINE: key.path: problem".
+[[nodiscard]] status check_secrets(const config& cfg);
+
+// "host:port" / "[v6]:port". Port must be 1..65535; an unbracketed IPv6 address is an error.
 [[nodiscard]] result<endpoint> parse_endpoint(std::string_view text);
+
+// The YAML spelling of enum values ("verify-full"), for messages and `check-config` output.
+[[nodiscard]] std::string_view to_string(client_tls v);
+[[nodiscard]] std::string_view to_string(upstream_tls v);
+[[nodiscard]] std::string_view to_string(conn_type v);
 
 }  // namespace gh::config

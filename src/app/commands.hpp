@@ -1,0 +1,24 @@
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gh::app {
+
+int cmd_version(const std::vector<std::string>& args);
+int cmd_serve(const std::vector<std::string>& args);
+int cmd_check_config(const std::vector<std::string>& args);
+int cmd_audit(const std::vector<std::string>& args);
+
+// Parses "--name value" / "--name=value" flags. Unknown flags, missing values and stray arguments
+// are errors. `bool_flags` take no value. Sets help=true on --help/-h.
+struct flags {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> positional;
+  bool help = false;
+  std::string error;
+};
+flags parse_flags(const std::vector<std::string>& args, const std::vector<std::string>& known,
+                  const std::vector<std::string>& bool_flags = {}, std::size_t max_positional = 0);
+
+}  // namespace gh::app

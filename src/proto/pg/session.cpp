@@ -1,0 +1,935 @@
+#include "proto/pg/session.hpp"
+
+#include <openssl/rand.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/json.hpp>
+
+#include "core/duration.hpp"
+#include "core/log.hpp"
+#include "net/tls.hpp"
+#include "proto/pg/scram.hpp"
+
+namespace gh::pg {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using net::use_tuple;
+
+namespace {
+
+constexpr std::size_t initial_buffer = 64 * 1024;
+// Upstream messages are trusted for framing but still bounded: PostgreSQL itself cannot send a
+// message over 1 GB.
+constexpr std::size_t max_upstream_message = std::size_t{1} << 30;
+
+std::string random_hex(std::size_t n) {
+  std::vector<unsigned char> b(n);
+  if (RAND_bytes(b.data(), static_cast<int>(n)) != 1) std::abort();
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (auto c : b) {
+    s.push_back(d[c >> 4]);
+    s.push_back(d[c & 15]);
+  }
+  return s;
+}
+
+bool is_eof(const net::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::ssl::error::stream_truncated || ec == asio::error::broken_pipe;
+}
+
+}  // namespace
+
+session::session(server_context& ctx, server& srv, net::tcp::socket sock)
+    : ctx_(ctx),
+      srv_(srv),
+      client_(std::move(sock)),
+      client_write_mu_(client_.socket().get_executor()),
+      watchdog_timer_(client_.socket().get_executor()),
+      id_(random_hex(8)) {
+  net::error_code ec;
+  auto ep = client_.socket().remote_endpoint(ec);
+  if (!ec) {
+    client_addr_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    client_loopback_ = net::is_loopback(ep.address());
+  }
+  client_.socket().set_option(net::tcp::no_delay(true), ec);
+}
+
+session::~session() = default;
+
+audit::record session::base_record(std::string kind) const {
+  audit::record r;
+  r.ts_us = audit::now_us();
+  r.kind = std::move(kind);
+  r.session_id = id_;
+  r.user = who_.user;
+  r.groups = who_.groups_joined();
+  r.connection = conn_ != nullptr ? conn_->name : std::string();
+  r.client_addr = client_addr_;
+  return r;
+}
+
+void session::close(std::string reason) {
+  if (close_reason_.empty()) close_reason_ = std::move(reason);
+  if (closed_) return;
+  closed_ = true;
+  watchdog_timer_.cancel();
+  client_.close();
+  if (upstream_) upstream_->close();
+}
+
+void session::terminate(std::string reason, std::string sqlstate) {
+  auto self = shared_from_this();
+  asio::co_spawn(
+      client_.socket().get_executor(),
+      [self, reason = std::move(reason), sqlstate = std::move(sqlstate)]() -> asio::awaitable<void> {
+        if (self->closed_) co_return;
+        co_await self->fail_client(sqlstate, "terminating connection: " + reason, reason);
+      },
+      asio::detached);
+}
+
+asio::awaitable<bool> session::write_client(std::vector<std::uint8_t>& out) {
+  co_await client_write_mu_.lock();
+  auto ec = co_await client_.write(asio::buffer(out));
+  client_write_mu_.unlock();
+  bytes_to_client_ += out.size();
+  out.clear();
+  co_return !ec;
+}
+
+asio::awaitable<void> session::fail_client(std::string_view sqlstate, std::string_view message,
+                                           std::string reason) {
+  if (close_reason_.empty()) close_reason_ = reason;
+  if (!closed_) {
+    std::vector<std::uint8_t> out;
+    write_error(out, severity::fatal, sqlstate, message);
+    // Bounded: a client that does not read cannot hold the session open.
+    phase_deadline_ = std::min(phase_deadline_, clock::now() + std::chrono::seconds(5));
+    co_await write_client(out);
+  }
+  close(std::move(reason));
+}
+
+void session::record_auth_failure(const std::string& reason) {
+  auto r = base_record("auth.fail");
+  r.reason = reason;
+  r.outcome = "28P01";
+  ctx_.audit->append_detached(std::move(r));
+  log::warn("pg", "authentication failed",
+            {{"session", id_}, {"user", who_.user}, {"client", client_addr_}, {"reason", reason}});
+}
+
+asio::awaitable<void> session::run() {
+  auto self = shared_from_this();
+  srv_.add_session(self);
+  try {
+    co_await (serve() || watchdog());
+  } catch (const std::exception& e) {
+    // The one catch-all of a session: anything unexpected ends this session only.
+    close(std::string("internal error: ") + e.what());
+  }
+  close(close_reason_.empty() ? "session ended" : close_reason_);
+  if (cancel_registered_) ctx_.cancels.remove(gw_pid_);
+  if (started_recorded_) {
+    auto r = base_record("session.end");
+    r.reason = close_reason_;
+    r.duration_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started_).count();
+    boost::json::object d;
+    d["bytes_from_client"] = bytes_from_client_;
+    d["bytes_to_client"] = bytes_to_client_;
+    d["statements"] = next_stmt_id_ - 1;
+    r.detail = boost::json::serialize(d);
+    ctx_.audit->append_detached(std::move(r));
+  }
+  log::info("pg", "session closed",
+            {{"session", id_},
+             {"user", who_.user},
+             {"connection", conn_ != nullptr ? conn_->name : ""},
+             {"reason", close_reason_}});
+  srv_.remove_session(this);
+}
+
+asio::awaitable<void> session::watchdog() {
+  const auto idle = ctx_.cfg->gateway.idle_timeout;
+  for (;;) {
+    auto now = clock::now();
+    auto next = now + std::chrono::seconds(1);
+    if (phase_deadline_ != clock::time_point::max()) {
+      if (now >= phase_deadline_) {
+        close("timed out during " + (phase_name_.empty() ? std::string("shutdown") : phase_name_));
+        co_return;
+      }
+      next = std::min(next, phase_deadline_);
+    }
+    if (established_ && idle.count() > 0 && pending_.empty()) {
+      auto idle_until = last_activity_ + idle;
+      if (now >= idle_until) {
+        co_await fail_client("57P05",
+                             "terminating connection due to idle timeout (" +
+                                 format_duration(idle) + ")",
+                             "idle timeout " + format_duration(idle));
+        co_return;
+      }
+      next = std::min(next, idle_until);
+    }
+    watchdog_timer_.expires_at(next);
+    co_await watchdog_timer_.async_wait(use_tuple);
+    if (closed_) co_return;
+  }
+}
+
+asio::awaitable<void> session::serve() {
+  phase_name_ = "startup and authentication";
+  phase_deadline_ = clock::now() + ctx_.cfg->gateway.auth_timeout;
+  if (!co_await startup()) co_return;
+  phase_name_ = "upstream login";
+  phase_deadline_ = clock::now() + ctx_.cfg->gateway.connect_timeout;
+  if (!co_await connect_upstream()) co_return;
+  phase_name_.clear();
+  phase_deadline_ = clock::time_point::max();
+  established_ = true;
+  touch();
+  co_await (client_to_server() || server_to_client());
+}
+
+asio::awaitable<bool> session::startup() {
+  byte_buffer buf(1024);
+  startup_packet pkt;
+  bool tls_done = false;
+  for (;;) {
+    std::string err;
+    auto st = decode_startup(buf.readable(), pkt, err);
+    if (st == decode_status::need_more) {
+      buf.reserve_frame(max_startup_packet);
+      auto [ec, n] = co_await client_.read_some(buf.writable());
+      if (ec) {
+        close(is_eof(ec) ? "client disconnected during startup"
+                         : "client read error during startup: " + ec.message());
+        co_return false;
+      }
+      bytes_from_client_ += n;
+      buf.commit(n);
+      continue;
+    }
+    if (st == decode_status::error) {
+      log::warn("pg", "bad startup packet", {{"client", client_addr_}, {"error", err}});
+      co_await fail_client("08P01", "invalid startup packet: " + err,
+                           "client sent invalid startup packet: " + err);
+      co_return false;
+    }
+    buf.consume(pkt.size);
+    using kind = startup_packet::kind;
+    if (pkt.what == kind::cancel_request) {
+      co_await handle_cancel(pkt);
+      co_return false;
+    }
+    if (pkt.what == kind::gss_request) {
+      std::vector<std::uint8_t> n{'N'};
+      if (!co_await write_client(n)) {
+        close("client write failed during startup");
+        co_return false;
+      }
+      continue;
+    }
+    if (pkt.what == kind::ssl_request) {
+      if (tls_done || buf.readable().size() != 0) {
+        // Bytes after SSLRequest before the handshake could be injected plaintext (CVE-2021-23214).
+        co_await fail_client("08P01", "unexpected data after SSLRequest",
+                             "client sent data after SSLRequest");
+        co_return false;
+      }
+      std::vector<std::uint8_t> s{'S'};
+      if (!co_await write_client(s)) {
+        close("client write failed during startup");
+        co_return false;
+      }
+      auto ec = co_await client_.tls_accept(*ctx_.client_tls);
+      if (ec) {
+        close("TLS handshake with client failed: " + ec.message());
+        log::warn("pg", "client TLS handshake failed",
+                  {{"client", client_addr_}, {"error", ec.message()}});
+        co_return false;
+      }
+      tls_done = true;
+      continue;
+    }
+    break;  // StartupMessage
+  }
+
+  auto* user = pkt.param("user");
+  auto* db = pkt.param("database");
+  if (user != nullptr) who_.user = *user;
+  if (!client_.is_tls()) {
+    bool allowed = ctx_.cfg->gateway.tls.client == config::client_tls::prefer && client_loopback_;
+    if (!allowed) {
+      std::string why = ctx_.cfg->gateway.tls.client == config::client_tls::require
+                            ? "plaintext connection refused (gateway.tls.client: require)"
+                            : "plaintext connection from a non-loopback address refused";
+      record_auth_failure(why);
+      co_await fail_client("28000", "gatehouse requires an encrypted connection (sslmode=require)",
+                           why);
+      co_return false;
+    }
+  }
+  if (user == nullptr || user->empty()) {
+    record_auth_failure("no user name in startup packet");
+    co_await fail_client("28000", "no gatehouse user name specified", "no user name");
+    co_return false;
+  }
+  if (pkt.param("replication") != nullptr && *pkt.param("replication") != "false" &&
+      *pkt.param("replication") != "0") {
+    record_auth_failure("replication connections are not supported");
+    co_await fail_client("0A000", "replication connections are not supported by gatehouse",
+                         "replication connection refused");
+    co_return false;
+  }
+  std::string conn_name = db != nullptr && !db->empty() ? *db : *user;
+
+  std::vector<std::string> unsupported;
+  for (const auto& [k, v] : pkt.params) {
+    if (k.rfind("_pq_.", 0) == 0) {
+      unsupported.push_back(k);
+      continue;
+    }
+    if (k == "user" || k == "database" || k == "replication") continue;
+    client_params_.emplace_back(k, v);
+  }
+  std::vector<std::uint8_t> out;
+  if ((pkt.protocol & 0xffff) != 0 || !unsupported.empty())
+    write_negotiate_protocol(out, 0, unsupported);
+
+  // Ask for the API key. Cleartext is safe here: the channel is TLS, or loopback under `prefer`.
+  write_auth(out, 3);
+  if (!co_await write_client(out)) {
+    close("client write failed during authentication");
+    co_return false;
+  }
+  frame f;
+  for (;;) {
+    std::string err;
+    auto st = next_frame(buf.readable(), 4096, f, err);
+    if (st == decode_status::ok) break;
+    if (st == decode_status::error) {
+      co_await fail_client("08P01", "invalid password message: " + err,
+                           "client sent invalid password message: " + err);
+      co_return false;
+    }
+    buf.reserve_frame(4096 + 5);
+    auto [ec, n] = co_await client_.read_some(buf.writable());
+    if (ec) {
+      record_auth_failure("client disconnected before sending a password");
+      close("client disconnected during authentication");
+      co_return false;
+    }
+    bytes_from_client_ += n;
+    buf.commit(n);
+  }
+  if (f.type != 'p') {
+    co_await fail_client("08P01", "expected a password message",
+                         std::string("client sent ") + std::string(frontend_name(f.type)) +
+                             " instead of a password");
+    co_return false;
+  }
+  auto pw = parse_password(f.body);
+  buf.consume(f.size);
+  if (!pw) {
+    co_await fail_client("08P01", pw.err(), "client sent " + pw.err());
+    co_return false;
+  }
+  if (buf.readable().size() != 0) {
+    co_await fail_client("08P01", "unexpected data after password message",
+                         "client sent data before authentication completed");
+    co_return false;
+  }
+
+  const std::string generic = "password authentication failed for user \"" + *user + "\"";
+  auto p = ctx_.ids->authenticate(*user, *pw);
+  std::string why;
+  if (!p) {
+    why = p.err();
+  } else {
+    who_ = std::move(*p);
+    conn_ = ctx_.cfg->find_connection(conn_name);
+    if (conn_ == nullptr) why = "no such connection \"" + conn_name + "\"";
+    else if (conn_->type != config::conn_type::postgres)
+      why = "connection \"" + conn_name + "\" is not a postgres connection";
+    else if (!who_.in_any(conn_->allow_groups))
+      why = "user's groups [" + who_.groups_joined() + "] are not in allow_groups of \"" +
+            conn_name + "\"";
+  }
+  if (!why.empty()) {
+    if (conn_ == nullptr) {
+      // Keep the requested name for the audit record even if it does not exist.
+    }
+    auto r = base_record("auth.fail");
+    if (r.connection.empty()) r.connection = conn_name;
+    r.reason = why;
+    r.outcome = "28P01";
+    ctx_.audit->append_detached(std::move(r));
+    log::warn("pg", "authentication failed",
+              {{"session", id_}, {"user", *user}, {"connection", conn_name},
+               {"client", client_addr_}, {"reason", why}});
+    co_await fail_client("28P01", generic, "authentication failed: " + why);
+    co_return false;
+  }
+
+  // The session exists only once its start is on record (fail closed).
+  std::vector<audit::record> recs;
+  auto r = base_record("session.start");
+  r.outcome = "ok";
+  boost::json::object d;
+  d["auth"] = who_.method;
+  d["tls"] = client_.is_tls();
+  for (const auto& [k, v] : client_params_)
+    if (k == "application_name") d["application_name"] = v;
+  r.detail = boost::json::serialize(d);
+  recs.push_back(std::move(r));
+  auto err = co_await ctx_.audit->async_append(std::move(recs), asio::use_awaitable);
+  if (!err.empty()) {
+    co_await fail_client("58030",
+                         "gatehouse cannot record this session in the audit trail; refused",
+                         "audit store unavailable: " + err);
+    co_return false;
+  }
+  started_recorded_ = true;
+  log::info("pg", "session authenticated",
+            {{"session", id_}, {"user", who_.user}, {"connection", conn_->name},
+             {"client", client_addr_}, {"tls", client_.is_tls() ? "yes" : "no"}});
+  co_return true;
+}
+
+asio::awaitable<void> session::handle_cancel(const startup_packet& p) {
+  auto t = ctx_.cancels.find(p.cancel_pid, p.cancel_secret);
+  close("cancel request");
+  if (!t) {
+    log::warn("pg", "cancel request with unknown key ignored", {{"client", client_addr_}});
+    co_return;
+  }
+  auto r = base_record("cancel");
+  r.session_id = t->session_id;
+  r.user = t->user;
+  r.connection = t->connection;
+  r.outcome = "forwarded";
+  ctx_.audit->append_detached(std::move(r));
+  auto ex = co_await asio::this_coro::executor;
+  net::tcp::resolver res(ex);
+  auto [ec, eps] = co_await res.async_resolve(t->host, std::to_string(t->port), use_tuple);
+  if (ec) co_return;
+  net::tcp::socket s(ex);
+  auto [ec2, ep] = co_await asio::async_connect(s, eps, use_tuple);
+  if (ec2) co_return;
+  std::vector<std::uint8_t> out;
+  write_cancel_request(out, t->pid, t->secret);
+  co_await asio::async_write(s, asio::buffer(out), use_tuple);
+  // PostgreSQL closes the connection after a cancel; wait for that so it is processed.
+  std::uint8_t b[1];
+  co_await s.async_read_some(asio::buffer(b), use_tuple);
+  log::info("pg", "cancel forwarded", {{"session", t->session_id}, {"user", t->user}});
+}
+
+asio::awaitable<bool> session::connect_upstream() {
+  auto ex = co_await asio::this_coro::executor;
+  const auto& c = *conn_;
+  auto upstream_fail = [&](std::string detail) -> asio::awaitable<bool> {
+    log::error("pg", "upstream login failed",
+               {{"session", id_}, {"connection", c.name}, {"error", detail}});
+    auto r = base_record("upstream.fail");
+    r.reason = detail;
+    ctx_.audit->append_detached(std::move(r));
+    co_await fail_client("08006",
+                         "gatehouse could not log in to connection \"" + c.name +
+                             "\"; the gateway log has the details",
+                         "upstream login failed: " + detail);
+    co_return false;
+  };
+
+  net::tcp::resolver res(ex);
+  auto [rec, eps] = co_await res.async_resolve(c.host, std::to_string(c.port), use_tuple);
+  if (rec) co_return co_await upstream_fail("resolve " + c.host + ": " + rec.message());
+  net::tcp::socket sock(ex);
+  auto [cec, ep] = co_await asio::async_connect(sock, eps, use_tuple);
+  if (cec)
+    co_return co_await upstream_fail("connect " + c.host + ":" + std::to_string(c.port) + ": " +
+                                     cec.message());
+  net::error_code ignored;
+  sock.set_option(net::tcp::no_delay(true), ignored);
+  upstream_.emplace(std::move(sock));
+  if (closed_) upstream_->close();
+
+  byte_buffer buf(initial_buffer);
+  std::vector<std::uint8_t> out;
+  if (c.tls != config::upstream_tls::disable) {
+    write_ssl_request(out);
+    if (auto ec = co_await upstream_->write(asio::buffer(out)); ec)
+      co_return co_await upstream_fail("write: " + ec.message());
+    out.clear();
+    std::uint8_t answer = 0;
+    auto [ec, n] = co_await upstream_->read_some(asio::buffer(&answer, 1));
+    if (ec) co_return co_await upstream_fail("read: " + ec.message());
+    if (answer == 'S') {
+      auto it = ctx_.upstream_tls.find(c.name);
+      if (it == ctx_.upstream_tls.end()) co_return co_await upstream_fail("no TLS context");
+      bool verify = c.tls == config::upstream_tls::verify_full;
+      std::string verify_err;
+      auto hec = co_await upstream_->tls_connect(*it->second, [&](SSL* ssl) {
+        if (!verify) return;
+        if (auto s = net::set_client_verify_host(ssl, c.host); !s) {
+          verify_err = s.err();
+          // Fail the handshake rather than continue without host verification.
+          SSL_set_verify_result(ssl, X509_V_ERR_HOSTNAME_MISMATCH);
+          SSL_set_verify(ssl, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 0; });
+        }
+      });
+      if (!verify_err.empty()) co_return co_await upstream_fail("TLS: " + verify_err);
+      if (hec) co_return co_await upstream_fail("TLS handshake: " + hec.message());
+    } else if (answer == 'N') {
+      if (c.tls == config::upstream_tls::require || c.tls == config::upstream_tls::verify_full)
+        co_return co_await upstream_fail("server does not support TLS but tls is required");
+    } else {
+      co_return co_await upstream_fail("unexpected answer to SSLRequest");
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> params;
+  params.emplace_back("user", c.user);
+  params.emplace_back("database", c.database);
+  for (const auto& kv : client_params_) params.push_back(kv);
+  write_startup(out, params);
+  if (auto ec = co_await upstream_->write(asio::buffer(out)); ec)
+    co_return co_await upstream_fail("write: " + ec.message());
+  out.clear();
+
+  auto password = c.password.resolve();
+  std::optional<scram_client> scram;
+  std::vector<std::uint8_t> greeting;  // what the client gets once the upstream is ready
+  write_auth(greeting, 0);
+  for (;;) {
+    frame f;
+    std::string err;
+    std::size_t want = 0;
+    auto st = next_frame(buf.readable(), 1 << 20, f, err, &want);
+    if (st == decode_status::error) co_return co_await upstream_fail("protocol: " + err);
+    if (st == decode_status::need_more) {
+      buf.reserve_frame(std::max<std::size_t>(want, 5));
+      auto [ec, n] = co_await upstream_->read_some(buf.writable());
+      if (ec) co_return co_await upstream_fail("read: " + ec.message());
+      buf.commit(n);
+      continue;
+    }
+    switch (f.type) {
+      case 'R': {
+        auto a = parse_auth(f.body);
+        if (!a) co_return co_await upstream_fail(a.err());
+        if (a->code != 0 && !password)
+          co_return co_await upstream_fail("password " + c.password.describe() + ": " +
+                                           password.err());
+        if (a->code == 0) break;
+        if (a->code == 3) {
+          write_password(out, *password);
+        } else if (a->code == 5) {
+          std::array<std::uint8_t, 4> salt{};
+          std::copy(a->data.begin(), a->data.end(), salt.begin());
+          write_password(out, pg_md5_password(c.user, *password, salt));
+        } else if (a->code == 10) {
+          std::string_view mechs(reinterpret_cast<const char*>(a->data.data()), a->data.size());
+          if (!server_offers(mechs, "SCRAM-SHA-256"))
+            co_return co_await upstream_fail("server offers no supported SASL mechanism");
+          scram.emplace(*password);
+          write_sasl_initial(out, "SCRAM-SHA-256", scram->client_first_message());
+        } else if (a->code == 11) {
+          if (!scram) co_return co_await upstream_fail("unexpected SASLContinue");
+          std::string_view data(reinterpret_cast<const char*>(a->data.data()), a->data.size());
+          auto fin = scram->handle_server_first(data);
+          if (!fin) co_return co_await upstream_fail("SCRAM: " + fin.err());
+          write_sasl_response(out, *fin);
+        } else if (a->code == 12) {
+          if (!scram) co_return co_await upstream_fail("unexpected SASLFinal");
+          std::string_view data(reinterpret_cast<const char*>(a->data.data()), a->data.size());
+          if (auto v = scram->verify_server_final(data); !v)
+            co_return co_await upstream_fail("SCRAM: " + v.err());
+        } else {
+          co_return co_await upstream_fail("server asked for unsupported authentication method " +
+                                           std::to_string(a->code));
+        }
+        if (!out.empty()) {
+          if (auto ec = co_await upstream_->write(asio::buffer(out)); ec)
+            co_return co_await upstream_fail("write: " + ec.message());
+          out.clear();
+        }
+        break;
+      }
+      case 'E': {
+        auto e = parse_error(f.body);
+        co_return co_await upstream_fail(
+            e ? std::string(e->sqlstate) + " " + std::string(e->message) : e.err());
+      }
+      case 'N':
+        greeting.insert(greeting.end(), f.body.data() - 5, f.body.data() + f.body.size());
+        break;
+      case 'v':
+        break;  // the server speaks an older minor protocol; nothing to pass on
+      case 'S': {
+        auto kv = parse_parameter_status(f.body);
+        if (!kv) co_return co_await upstream_fail(kv.err());
+        // The client must not learn the upstream role: report the gatehouse user instead.
+        if (kv->first == "session_authorization")
+          write_parameter_status(greeting, kv->first, who_.user);
+        else
+          greeting.insert(greeting.end(), f.body.data() - 5, f.body.data() + f.body.size());
+        break;
+      }
+      case 'K': {
+        auto k = parse_backend_key(f.body);
+        if (!k) co_return co_await upstream_fail(k.err());
+        upstream_pid_ = k->first;
+        upstream_secret_ = k->second;
+        break;
+      }
+      case 'Z': {
+        auto z = parse_ready_for_query(f.body);
+        if (!z) co_return co_await upstream_fail(z.err());
+        tx_status_ = *z;
+        buf.consume(f.size);
+        if (buf.readable().size() != 0)
+          co_return co_await upstream_fail("unexpected data after ReadyForQuery");
+        auto key = ctx_.cancels.add({c.host, c.port, upstream_pid_, upstream_secret_, id_,
+                                     who_.user, c.name});
+        gw_pid_ = key.first;
+        cancel_registered_ = true;
+        write_backend_key(greeting, key.first, key.second);
+        write_ready_for_query(greeting, tx_status_);
+        if (!co_await write_client(greeting)) {
+          close("client disconnected during upstream login");
+          co_return false;
+        }
+        co_return true;
+      }
+      default:
+        co_return co_await upstream_fail(std::string("unexpected ") +
+                                         std::string(backend_name(f.type)) + " during login");
+    }
+    buf.consume(f.size);
+  }
+}
+
+void session::finish_statement(pending& p, std::string outcome) {
+  auto r = base_record("statement.result");
+  r.stmt_id = p.stmt_id;
+  r.outcome = std::move(outcome);
+  r.rows = p.rows;
+  r.duration_us = audit::now_us() - p.start_us;
+  ctx_.audit->append_detached(std::move(r));
+}
+
+asio::awaitable<void> session::client_to_server() {
+  byte_buffer buf(initial_buffer);
+  const std::size_t max_body = ctx_.cfg->gateway.max_message_size;
+  std::vector<audit::record> recs;
+  for (;;) {
+    auto [ec, n] = co_await client_.read_some(buf.writable());
+    if (ec) {
+      close(is_eof(ec) ? "client disconnected" : "client read error: " + ec.message());
+      co_return;
+    }
+    touch();
+    bytes_from_client_ += n;
+    buf.commit(n);
+
+    // Walk every complete message: validate, note statements, then forward the batch at once.
+    auto in = buf.readable();
+    std::size_t used = 0;
+    std::size_t want = 0;
+    bool terminate_seen = false;
+    bool batch_synced = false;
+    recs.clear();
+    std::size_t pending_before = pending_.size();
+    for (;;) {
+      frame f;
+      std::string err;
+      auto st = next_frame(in.subspan(used), max_body, f, err, &want);
+      if (st == decode_status::need_more) break;
+      if (st == decode_status::error) {
+        co_await fail_client("08P01", "protocol violation: " + err,
+                             "client sent an invalid message: " + err);
+        co_return;
+      }
+      if (auto v = validate_frontend(f); !v) {
+        co_await fail_client("08P01", "protocol violation: " + v.err(),
+                             "client sent " + v.err());
+        co_return;
+      }
+      used += f.size;
+      batch_synced = false;
+      switch (f.type) {
+        case 'Q': {
+          auto q = parse_query(f.body);
+          pending p{next_stmt_id_++, true, 0, audit::now_us(), {}};
+          auto r = base_record("statement");
+          r.stmt_id = p.stmt_id;
+          r.statement = std::string(*q);
+          r.param_count = 0;
+          recs.push_back(std::move(r));
+          pending_.push_back(std::move(p));
+          pending_.push_back(pending{});  // the ReadyForQuery that ends it
+          batch_synced = true;
+          break;
+        }
+        case 'P': {
+          auto m = parse_parse(f.body);
+          statements_[std::string(m->name)] = std::make_shared<const std::string>(m->query);
+          break;
+        }
+        case 'B': {
+          auto m = parse_bind(f.body);
+          auto it = statements_.find(std::string(m->statement));
+          portals_[std::string(m->portal)] =
+              portal_info{it != statements_.end() ? it->second : nullptr, m->params};
+          break;
+        }
+        case 'E': {
+          auto m = parse_execute(f.body);
+          auto it = portals_.find(std::string(m->portal));
+          pending p{next_stmt_id_++, false, 0, audit::now_us(), {}};
+          auto r = base_record("statement");
+          r.stmt_id = p.stmt_id;
+          if (it != portals_.end() && it->second.statement) {
+            r.statement = *it->second.statement;
+            r.param_count = it->second.params;
+          } else {
+            r.statement = "<unknown portal \"" + std::string(m->portal) + "\">";
+          }
+          recs.push_back(std::move(r));
+          pending_.push_back(std::move(p));
+          break;
+        }
+        case 'C': {
+          auto m = parse_close(f.body);
+          if (m->what == 'S') statements_.erase(std::string(m->name));
+          else portals_.erase(std::string(m->name));
+          break;
+        }
+        case 'F': {
+          auto m = parse_function_call(f.body);
+          pending p{next_stmt_id_++, true, 0, audit::now_us(), {}};
+          auto r = base_record("statement");
+          r.stmt_id = p.stmt_id;
+          r.statement = "<function call oid " + std::to_string(m->oid) + ">";
+          r.param_count = m->args;
+          recs.push_back(std::move(r));
+          pending_.push_back(std::move(p));
+          pending_.push_back(pending{});
+          batch_synced = true;
+          break;
+        }
+        case 'S':
+          pending_.push_back(pending{});
+          batch_synced = true;
+          break;
+        case 'X':
+          terminate_seen = true;
+          break;
+        default:
+          break;
+      }
+      if (terminate_seen) break;
+    }
+
+    if (!recs.empty()) {
+      // Fail closed: nothing in this batch reaches the target before its events are durable.
+      auto err = co_await ctx_.audit->async_append(std::move(recs), asio::use_awaitable);
+      recs = {};
+      if (closed_) co_return;
+      if (!err.empty()) {
+        log::error("pg", "statement refused: audit store cannot record",
+                   {{"session", id_}, {"error", err}});
+        // Drop what this batch queued; none of it was sent.
+        while (pending_.size() > pending_before) pending_.pop_back();
+        if (pending_before == 0 && batch_synced && used == in.size()) {
+          std::vector<std::uint8_t> out;
+          write_error(out, severity::error, "58030",
+                      "gatehouse cannot record this statement in the audit trail; it was not "
+                      "executed");
+          write_ready_for_query(out, tx_status_);
+          buf.consume(used);
+          if (!co_await write_client(out)) {
+            close("client write failed");
+            co_return;
+          }
+          continue;
+        }
+        co_await fail_client("58030",
+                             "gatehouse cannot record statements in the audit trail; closing "
+                             "the session",
+                             "audit store unavailable: " + err);
+        co_return;
+      }
+    }
+    if (used > 0) {
+      auto wec = co_await upstream_->write(asio::buffer(in.data(), used));
+      if (wec) {
+        close(is_eof(wec) ? "upstream closed the connection"
+                          : "upstream write error: " + wec.message());
+        co_return;
+      }
+      buf.consume(used);
+    }
+    if (terminate_seen) {
+      close("client terminated the session");
+      co_return;
+    }
+    buf.reserve_frame(want);
+    if (want == 0 && buf.capacity() > 4 * initial_buffer && buf.readable().size() == 0)
+      buf.shrink_to(initial_buffer);
+  }
+}
+
+asio::awaitable<void> session::server_to_client() {
+  byte_buffer buf(initial_buffer);
+  std::vector<std::uint8_t> rewritten;  // replacement messages, rare
+  std::vector<asio::const_buffer> pieces;
+  for (;;) {
+    auto [ec, n] = co_await upstream_->read_some(buf.writable());
+    if (ec) {
+      if (closed_) co_return;
+      std::string why = is_eof(ec) ? "upstream closed the connection"
+                                   : "upstream read error: " + ec.message();
+      for (auto& p : pending_)
+        if (p.stmt_id != 0) finish_statement(p, "08006");
+      pending_.clear();
+      co_await fail_client("08006", "gatehouse lost the connection to the target database",
+                           why);
+      co_return;
+    }
+    touch();
+    buf.commit(n);
+    auto in = buf.readable();
+    std::size_t used = 0, want = 0;
+    rewritten.clear();
+    pieces.clear();
+    struct cut {
+      std::size_t frame_off, frame_size, rw_off, rw_len;
+    };
+    std::vector<cut> cuts;  // frames replaced by bytes in `rewritten`
+    for (;;) {
+      frame f;
+      std::string err;
+      auto st = next_frame(in.subspan(used), max_upstream_message, f, err, &want);
+      if (st == decode_status::need_more) break;
+      if (st == decode_status::error) {
+        co_await fail_client("08006", "gatehouse received an invalid message from the target",
+                             "upstream sent an invalid message: " + err);
+        co_return;
+      }
+      pending* head = nullptr;
+      if (!pending_.empty() && pending_.front().stmt_id != 0) head = &pending_.front();
+      switch (f.type) {
+        case 'D':
+          if (head != nullptr) ++head->rows;
+          break;
+        case 'C':
+          if (head != nullptr) {
+            auto tag = parse_command_complete(f.body);
+            if (tag) {
+              auto rows = command_rows(*tag);
+              if (head->simple) {
+                if (rows >= 0 && tag->rfind("SELECT", 0) != 0 && tag->rfind("COPY", 0) != 0)
+                  head->rows += rows;
+                else if (rows >= 0 && tag->rfind("COPY", 0) == 0)
+                  head->rows = rows;
+              } else {
+                if (rows >= 0 && tag->rfind("SELECT", 0) != 0) head->rows = rows;
+                finish_statement(*head, "ok");
+                pending_.pop_front();
+              }
+            }
+          }
+          break;
+        case 'I':
+        case 's':
+          if (head != nullptr && !head->simple) {
+            finish_statement(*head, "ok");
+            pending_.pop_front();
+          }
+          break;
+        case 'E': {
+          auto e = parse_error(f.body);
+          std::string code = e ? std::string(e->sqlstate) : "XX000";
+          if (head != nullptr) {
+            if (head->simple) {
+              head->outcome = code;
+            } else {
+              finish_statement(*head, code);
+              pending_.pop_front();
+            }
+          }
+          break;
+        }
+        case 'Z': {
+          auto z = parse_ready_for_query(f.body);
+          if (z) tx_status_ = *z;
+          // Everything up to the Sync this answers is over; Executes the server skipped after an
+          // error never ran.
+          while (!pending_.empty()) {
+            auto p = std::move(pending_.front());
+            pending_.pop_front();
+            if (p.stmt_id == 0) break;
+            if (p.simple) finish_statement(p, p.outcome.empty() ? "ok" : p.outcome);
+            else finish_statement(p, "skipped");
+          }
+          break;
+        }
+        case 'S': {
+          auto kv = parse_parameter_status(f.body);
+          if (kv && kv->first == "session_authorization") {
+            auto off = rewritten.size();
+            write_parameter_status(rewritten, kv->first, who_.user);
+            cuts.push_back({used, f.size, off, rewritten.size() - off});
+          }
+          break;
+        }
+        default:
+          break;
+      }
+      used += f.size;
+    }
+    if (used > 0) {
+      net::error_code wec;
+      co_await client_write_mu_.lock();
+      if (cuts.empty()) {
+        wec = co_await client_.write(asio::buffer(in.data(), used));
+      } else {
+        // Scatter-gather: original spans around each replaced ParameterStatus.
+        std::size_t pos = 0;
+        for (const auto& c : cuts) {
+          pieces.emplace_back(in.data() + pos, c.frame_off - pos);
+          pieces.emplace_back(rewritten.data() + c.rw_off, c.rw_len);
+          pos = c.frame_off + c.frame_size;
+        }
+        pieces.emplace_back(in.data() + pos, used - pos);
+        wec = co_await client_.write(pieces);
+      }
+      client_write_mu_.unlock();
+      if (wec) {
+        close(is_eof(wec) ? "client disconnected" : "client write error: " + wec.message());
+        co_return;
+      }
+      bytes_to_client_ += used;
+      buf.consume(used);
+    }
+    buf.reserve_frame(want);
+    if (want == 0 && buf.capacity() > 4 * initial_buffer && buf.readable().size() == 0)
+      buf.shrink_to(initial_buffer);
+  }
+}
+
+}  // namespace gh::pg
