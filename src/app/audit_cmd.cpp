@@ -127,7 +127,7 @@ int cmd_audit(const std::vector<std::string>& args) {
     if (r.param_count >= 0) o["param_count"] = r.param_count;
     if (!r.outcome.empty()) o["outcome"] = r.outcome;
     if (r.rows >= 0) o["rows"] = r.rows;
-    if (r.duration_us >= 0) o["duration_ms"] = static_cast<double>(r.duration_us) / 1000.0;
+    if (r.duration_us >= 0) o["duration_us"] = r.duration_us;
     if (!r.reason.empty()) o["reason"] = r.reason;
     if (!r.detail.empty()) {
       boost::system::error_code ec;

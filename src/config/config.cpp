@@ -179,8 +179,10 @@ class parser {
     if (!n.IsMap())
       return fail(line, sec.path.empty() ? "(top level)" : sec.path, "expected a mapping");
     sec.line = line_of(n);
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& k = it->first;
+    for (const auto& kv : n) {
+      // Copies, not references: yaml-cpp's iterator hands out a temporary pair.
+      const YAML::Node k = kv.first;
+      const YAML::Node v = kv.second;
       int kline = line_of(k);
       if (!k.IsScalar()) {
         return fail(kline, sec.path.empty() ? "(top level)" : sec.path,
@@ -198,7 +200,7 @@ class parser {
         return fail(kline, kpath, unknown_key_message(key, known, ignored));
       }
       // Reserved keys are kept too (for duplicate detection); no parser below looks them up.
-      sec.entries.push_back(entry{key, std::move(kpath), it->second, kline});
+      sec.entries.push_back(entry{key, std::move(kpath), v, kline});
     }
     return sec;
   }

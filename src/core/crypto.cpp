@@ -69,8 +69,8 @@ result<std::vector<std::uint8_t>> decode(std::string_view text, bool url) {
   std::size_t data_len = text.size();
   if (!url) {
     if (text.size() % 4 != 0) {
-      return make_error(std::string("invalid ") + name + ": length " +
-                        std::to_string(text.size()) + " is not a multiple of 4");
+      return make_error(std::string("invalid ") + name + ": length " + std::to_string(text.size()) +
+                        " is not a multiple of 4");
     }
     // Padding may only be the last one or two characters.
     while (data_len > 0 && text.size() - data_len < 2 && text[data_len - 1] == '=') --data_len;
@@ -115,9 +115,13 @@ digest256 sha256(std::span<const std::uint8_t> data) {
   return out;
 }
 
-digest256 sha256(std::string_view data) { return sha256({bytes_of(data), data.size()}); }
+digest256 sha256(std::string_view data) {
+  return sha256({bytes_of(data), data.size()});
+}
 
-std::string sha256_hex(std::string_view data) { return hex(sha256(data)); }
+std::string sha256_hex(std::string_view data) {
+  return hex(sha256(data));
+}
 
 digest256 hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) {
   if (key.size() > static_cast<std::size_t>(INT_MAX)) die("HMAC key size");
@@ -166,7 +170,9 @@ std::uint32_t random_u32() {
          std::uint32_t{b[3]};
 }
 
-std::string base64_encode(std::span<const std::uint8_t> data) { return encode(data, k_b64, true); }
+std::string base64_encode(std::span<const std::uint8_t> data) {
+  return encode(data, k_b64, true);
+}
 
 std::string base64_encode(std::string_view data) {
   return base64_encode({bytes_of(data), data.size()});

@@ -61,14 +61,18 @@ std::string ossl_errors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-error tls_error(std::string what) { return make_error("tls: " + what + ": " + ossl_errors()); }
+error tls_error(std::string what) {
+  return make_error("tls: " + what + ": " + ossl_errors());
+}
 
 error sys_error(const std::string& what, const std::string& path, int err) {
   return make_error("tls: " + what + " " + path + ": " + std::strerror(err));
 }
 
 // Encrypted keys would make OpenSSL prompt on the terminal and block the server; refuse them.
-int no_passphrase(char*, int, int, void*) { return 0; }
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
 
 result<ssl_context_ptr> new_context(ssl::context::method method) {
   ERR_clear_error();
@@ -226,8 +230,8 @@ result<pem_pair> generate_self_signed() {
   bio_ptr key_bio(BIO_new(BIO_s_secmem()));
   bio_ptr cert_bio(BIO_new(BIO_s_mem()));
   if (!key_bio || !cert_bio) return tls_error("cannot allocate BIO");
-  if (PEM_write_bio_PrivateKey(key_bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+  if (PEM_write_bio_PrivateKey(key_bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+      1) {
     return tls_error("cannot encode private key");
   }
   if (PEM_write_bio_X509(cert_bio.get(), cert.get()) != 1) {
@@ -345,8 +349,8 @@ status set_client_verify_host(SSL* ssl, const std::string& host) {
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
   in_addr v4{};
   in6_addr v6{};
-  bool is_ip = ::inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
-               ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+  bool is_ip =
+      ::inet_pton(AF_INET, host.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
   if (is_ip) {
     if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
       return tls_error("cannot set IP address " + host + " for verification");

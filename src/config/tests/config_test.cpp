@@ -102,6 +102,15 @@ TEST(ConfigParse, FullFixtureHasTheRightValues) {
   EXPECT_EQ(c.find_user("ALICE"), nullptr);
 }
 
+TEST(ConfigParse, ShippedDemoConfigParses) {
+  // examples/demo.yaml is what scripts/demo runs; a parser change must not break it.
+  auto demo = (testing::testdata_dir() / "../../../examples/demo.yaml").lexically_normal();
+  auto r = load_config(demo.string());
+  ASSERT_TRUE(r.ok()) << r.err();
+  EXPECT_NE(r->find_connection("clinic"), nullptr);
+  EXPECT_EQ(r->gateway.state_dir, r->base_dir + "/var-demo");
+}
+
 TEST(ConfigParse, MinimalConfigGetsDefaults) {
   auto r = parse_config(minimal, "/etc/gatehouse/demo.yaml");
   ASSERT_TRUE(r.ok()) << r.err();

@@ -9,7 +9,9 @@
 namespace gh::crypto {
 namespace {
 
-std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 std::vector<std::uint8_t> from_hex(std::string_view h) {
   std::vector<std::uint8_t> out;
@@ -55,7 +57,8 @@ TEST(crypto, constant_time_equal) {
   EXPECT_FALSE(constant_time_equal(a, c));
   EXPECT_FALSE(constant_time_equal(a, shorter));
   EXPECT_FALSE(constant_time_equal(shorter, a));
-  EXPECT_TRUE(constant_time_equal(std::span<const std::uint8_t>{}, std::span<const std::uint8_t>{}));
+  EXPECT_TRUE(
+      constant_time_equal(std::span<const std::uint8_t>{}, std::span<const std::uint8_t>{}));
   EXPECT_FALSE(constant_time_equal(std::span<const std::uint8_t>{}, a));
   EXPECT_TRUE(constant_time_equal(std::string_view("x"), std::string_view("x")));
   EXPECT_FALSE(constant_time_equal(std::string_view("x"), std::string_view("y")));
@@ -75,9 +78,13 @@ TEST(crypto, random_bytes_fills_and_differs) {
 
 TEST(crypto, base64_rfc4648_vectors) {
   // RFC 4648 section 10.
-  const std::pair<std::string_view, std::string_view> cases[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<std::string_view, std::string_view> cases[] = {{"", ""},
+                                                                 {"f", "Zg=="},
+                                                                 {"fo", "Zm8="},
+                                                                 {"foo", "Zm9v"},
+                                                                 {"foob", "Zm9vYg=="},
+                                                                 {"fooba", "Zm9vYmE="},
+                                                                 {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, enc] : cases) {
     EXPECT_EQ(base64_encode(plain), enc);
     auto dec = base64_decode(enc);
@@ -110,11 +117,11 @@ TEST(crypto, base64_rejects_garbage) {
       "====",       // only padding
       "Zm9v YmFy",  // whitespace
       "Zm9v\nYmFy",
-      "Zm=v",       // padding in the middle
-      "Zg==Zg==",   // padding not at the end
-      "Zm9-",       // url alphabet in standard decoder
-      "Zh==",       // non-zero trailing bits (non-canonical "f")
-      "Zm9=",       // non-zero trailing bits
+      "Zm=v",      // padding in the middle
+      "Zg==Zg==",  // padding not at the end
+      "Zm9-",      // url alphabet in standard decoder
+      "Zh==",      // non-zero trailing bits (non-canonical "f")
+      "Zm9=",      // non-zero trailing bits
       "Zm9v\x80\x80\x80\x80",
       std::string_view("Zm9v\0AAA", 8),
   };
@@ -140,8 +147,7 @@ TEST(crypto, hex_encoding) {
 TEST(crypto, random_token_is_url_safe_base64) {
   auto t = random_token(32);
   EXPECT_EQ(t.size(), 43u);  // ceil(32 * 4 / 3), no padding
-  EXPECT_EQ(t.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+  EXPECT_EQ(t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
             std::string::npos);
   auto dec = base64url_decode(t);
   ASSERT_TRUE(dec.ok());

@@ -284,8 +284,8 @@ TEST_F(tls_handshake_test, verify_full_fails_for_wrong_host) {
     ASSERT_TRUE(out.client_done && out.server_done) << host;
     EXPECT_TRUE(out.client) << host;
     EXPECT_TRUE(out.server) << host;
-    EXPECT_EQ(out.verify_result, host[0] == 'd' ? X509_V_ERR_HOSTNAME_MISMATCH
-                                                : X509_V_ERR_IP_ADDRESS_MISMATCH)
+    EXPECT_EQ(out.verify_result,
+              host[0] == 'd' ? X509_V_ERR_HOSTNAME_MISMATCH : X509_V_ERR_IP_ADDRESS_MISMATCH)
         << host;
   }
 }

@@ -79,7 +79,9 @@ std::string sanitize_reason(std::string_view s) {
   return out.empty() ? "(no reason given)" : out;
 }
 
-error fail(std::string msg) { return make_error("SCRAM-SHA-256: " + std::move(msg)); }
+error fail(std::string msg) {
+  return make_error("SCRAM-SHA-256: " + std::move(msg));
+}
 
 result<std::string> md5_hex(std::string_view data) {
   std::array<std::uint8_t, 16> out{};
@@ -106,7 +108,9 @@ scram_client::scram_client(std::string password, std::string nonce, std::string 
   client_first_bare_ = "n=" + escape_saslname(username) + ",r=" + client_nonce_;
 }
 
-scram_client::~scram_client() { crypto::secure_wipe(password_); }
+scram_client::~scram_client() {
+  crypto::secure_wipe(password_);
+}
 
 std::string scram_client::client_first_message() {
   if (state_ == state::initial) state_ = state::first_sent;
@@ -153,8 +157,8 @@ result<std::string> scram_client::handle_server_first(std::string_view msg) {
 
   digest256 salted{};
   if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), salt->data(),
-                        static_cast<int>(salt->size()), static_cast<int>(*iterations),
-                        EVP_sha256(), static_cast<int>(salted.size()), salted.data()) != 1) {
+                        static_cast<int>(salt->size()), static_cast<int>(*iterations), EVP_sha256(),
+                        static_cast<int>(salted.size()), salted.data()) != 1) {
     return fail("PBKDF2 failed");
   }
   digest256 client_key = crypto::hmac_sha256(salted, as_bytes("Client Key"));
@@ -201,8 +205,9 @@ status scram_client::verify_server_final(std::string_view msg) {
   auto sig = crypto::base64_decode(*sig_b64);
   if (!sig) return fail("malformed server signature: " + sig.err());
   if (!crypto::constant_time_equal(*sig, server_signature_)) {
-    return fail("server signature mismatch: the upstream server did not prove it knows the "
-                "password");
+    return fail(
+        "server signature mismatch: the upstream server did not prove it knows the "
+        "password");
   }
   state_ = state::verified;
   return {};

@@ -6,7 +6,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/json.hpp>
 
@@ -18,7 +17,6 @@
 namespace gh::pg {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 using net::use_tuple;
 
 namespace {
@@ -53,6 +51,7 @@ session::session(server_context& ctx, server& srv, net::tcp::socket sock)
       client_(std::move(sock)),
       client_write_mu_(client_.socket().get_executor()),
       watchdog_timer_(client_.socket().get_executor()),
+      s2c_done_(client_.socket().get_executor(), clock::time_point::max()),
       id_(random_hex(8)) {
   net::error_code ec;
   auto ep = client_.socket().remote_endpoint(ec);
@@ -132,7 +131,19 @@ asio::awaitable<void> session::run() {
   auto self = shared_from_this();
   srv_.add_session(self);
   try {
-    co_await (serve() || watchdog());
+    // Separate coroutines rather than awaitable operators (||): GCC 12 miscompiles member
+    // coroutines combined that way (the frame's `this` is lost).
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        [self]() -> asio::awaitable<void> {
+          try {
+            co_await self->watchdog();
+          } catch (const std::exception& e) {
+            self->close(std::string("internal error in watchdog: ") + e.what());
+          }
+        },
+        asio::detached);
+    co_await serve();
   } catch (const std::exception& e) {
     // The one catch-all of a session: anything unexpected ends this session only.
     close(std::string("internal error: ") + e.what());
@@ -199,7 +210,22 @@ asio::awaitable<void> session::serve() {
   phase_deadline_ = clock::time_point::max();
   established_ = true;
   touch();
-  co_await (client_to_server() || server_to_client());
+  auto self = shared_from_this();
+  asio::co_spawn(
+      client_.socket().get_executor(),
+      [self]() -> asio::awaitable<void> {
+        try {
+          co_await self->server_to_client();
+        } catch (const std::exception& e) {
+          self->close(std::string("internal error: ") + e.what());
+        }
+        self->s2c_running_ = false;
+        self->s2c_done_.cancel();
+      },
+      asio::detached);
+  co_await client_to_server();
+  close(close_reason_.empty() ? "session ended" : close_reason_);
+  while (s2c_running_) co_await s2c_done_.async_wait(use_tuple);
 }
 
 asio::awaitable<bool> session::startup() {
@@ -533,7 +559,12 @@ asio::awaitable<bool> session::connect_upstream() {
         if (a->code != 0 && !password)
           co_return co_await upstream_fail("password " + c.password.describe() + ": " +
                                            password.err());
-        if (a->code == 0) break;
+        if (a->code == 0) {
+          // A server that skips the SCRAM proof has not shown it knows the password.
+          if (scram && !scram->verified())
+            co_return co_await upstream_fail("server ended SCRAM without proving its identity");
+          break;
+        }
         if (a->code == 3) {
           write_password(out, *password);
         } else if (a->code == 5) {
@@ -550,13 +581,13 @@ asio::awaitable<bool> session::connect_upstream() {
           if (!scram) co_return co_await upstream_fail("unexpected SASLContinue");
           std::string_view data(reinterpret_cast<const char*>(a->data.data()), a->data.size());
           auto fin = scram->handle_server_first(data);
-          if (!fin) co_return co_await upstream_fail("SCRAM: " + fin.err());
+          if (!fin) co_return co_await upstream_fail(fin.err());
           write_sasl_response(out, *fin);
         } else if (a->code == 12) {
           if (!scram) co_return co_await upstream_fail("unexpected SASLFinal");
           std::string_view data(reinterpret_cast<const char*>(a->data.data()), a->data.size());
           if (auto v = scram->verify_server_final(data); !v)
-            co_return co_await upstream_fail("SCRAM: " + v.err());
+            co_return co_await upstream_fail(v.err());
         } else {
           co_return co_await upstream_fail("server asked for unsupported authentication method " +
                                            std::to_string(a->code));

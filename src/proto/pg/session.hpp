@@ -105,6 +105,8 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<net::stream> upstream_;
   net::async_mutex client_write_mu_;
   boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer s2c_done_;  // cancelled when server_to_client ends
+  bool s2c_running_ = true;
 
   std::string id_;
   std::string client_addr_;

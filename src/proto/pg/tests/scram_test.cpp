@@ -26,7 +26,9 @@ constexpr std::string_view k_rfc_server_final = "v=6rriTRBi23WpRR/wtup+mMhUZUn/d
 // Distinctive enough that finding it in an error message can only mean a leak.
 constexpr std::string_view k_secret = "Sup3r-Secret-Pa55word";
 
-scram_client rfc_client() { return scram_client("pencil", std::string(k_rfc_nonce), "user"); }
+scram_client rfc_client() {
+  return scram_client("pencil", std::string(k_rfc_nonce), "user");
+}
 
 TEST(scram, rfc7677_test_vector) {
   auto c = rfc_client();
@@ -77,8 +79,9 @@ struct mini_server {
   std::string first(std::string_view client_first) {
     auto bare = client_first.substr(3);
     auto client_nonce = bare.substr(bare.find("r=") + 2);
-    server_first = "r=" + std::string(client_nonce) + "SERVERPART,s=" +
-                   crypto::base64_encode(salt) + ",i=" + std::to_string(iterations);
+    server_first = "r=" + std::string(client_nonce) +
+                   "SERVERPART,s=" + crypto::base64_encode(salt) +
+                   ",i=" + std::to_string(iterations);
     client_first_bare = std::string(bare);
     return server_first;
   }
@@ -156,7 +159,7 @@ TEST(scram, rejects_malformed_server_final) {
   const std::string_view bad[] = {
       "",
       "v=",
-      "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9",  // truncated, not valid base64 length
+      "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9",          // truncated, not valid base64 length
       "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=,x=1",  // trailing data
       "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=,",
       "V=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
@@ -192,7 +195,8 @@ TEST(scram, rejects_bad_server_nonce) {
       "r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",  // not extended
       "r=rOprNGfwEbeRWgbNEk,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",    // shorter than ours
       "r=,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-      "r=rOprNGfwEbeRWgbNEkqO\x7f" "abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",  // not printable
+      "r=rOprNGfwEbeRWgbNEkqO\x7f"
+      "abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",  // not printable
       "r=rOprNGfwEbeRWgbNEkqO abc,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
   };
   for (const auto& msg : bad_nonces) {
@@ -223,7 +227,7 @@ TEST(scram, rejects_malformed_server_first) {
       nonce + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=99999999999999999999",
       nonce + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,x=extra",
       nonce + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,",
-      nonce + ",s=,i=4096",                      // empty salt
+      nonce + ",s=,i=4096",                        // empty salt
       nonce + ",s=W22ZaJ0SNY7soEsUEjb6gQ,i=4096",  // unpadded
       nonce + ",s=W22ZaJ0SNY7so!sUEjb6gQ==,i=4096",
       nonce + ",i=4096,s=W22ZaJ0SNY7soEsUEjb6gQ==",  // wrong order
@@ -244,8 +248,7 @@ TEST(scram, rejects_malformed_server_first) {
 TEST(scram, iteration_limit_error_is_clear) {
   scram_client c("pw", std::string(k_rfc_nonce));
   (void)c.client_first_message();
-  auto r = c.handle_server_first(
-      "r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=10000001");
+  auto r = c.handle_server_first("r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=10000001");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.err().find("iteration count 10000001 exceeds"), std::string::npos) << r.err();
 }
