@@ -37,6 +37,10 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     else
       return make_error("invalid duration '" + std::string(text) +
                         "' (expected e.g. 500ms, 30s, 15m, 1h, 7d, 6y)");
+    // Bound the total, not only each number: 999999999y must not overflow.
+    constexpr std::int64_t max_total = 1000LL * 365 * 86'400'000;  // 1000 years
+    if (n > max_total / mult || total > max_total - n * mult)
+      return make_error("duration too large: '" + std::string(text) + "'");
     total += n * mult;
   }
   return std::chrono::milliseconds{total};
