@@ -29,6 +29,9 @@ const char* usage =
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (RLIMIT_FSIZE) must fail the write with EFBIG, like a full disk, so the
+  // audit store refuses the action instead of the process dying.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::fputs(usage, args.empty() ? stderr : stdout);
