@@ -101,6 +101,11 @@ int cmd_audit(const std::vector<std::string>& args) {
     std::fprintf(stderr, "gatehouse audit export: %s\n", m.err().c_str());
     return 1;
   }
+  // The journal is the record; the index may lag it by a moment while the gateway runs.
+  if (auto n = audit::catch_up(**st, audit_journal_dir(*cfg)); !n) {
+    std::fprintf(stderr, "gatehouse audit export: %s\n", n.err().c_str());
+    return 1;
+  }
   std::string line;
   auto s = (*st)->scan(filter, [&](const store::audit_record& r) {
     boost::json::object o;

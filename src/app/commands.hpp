@@ -3,7 +3,14 @@
 #include <string>
 #include <vector>
 
+namespace gh::config {
+struct config;
+}
+
 namespace gh::app {
+
+// Where the audit journal of a configuration lives (state_dir/audit).
+std::string audit_journal_dir(const config::config& cfg);
 
 int cmd_version(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);

@@ -35,6 +35,14 @@ const char* check_help =
     "Validates the configuration: syntax, keys, values, and that every env:/file: secret can\n"
     "be read. Exit 0 if valid, 2 naming FILE:LINE and the problem otherwise.\n";
 
+}  // namespace
+
+std::string audit_journal_dir(const config::config& cfg) {
+  return (std::filesystem::path(cfg.gateway.state_dir) / "audit").string();
+}
+
+namespace {
+
 result<config::config> load_checked(const std::string& path) {
   auto cfg = config::load_config(path);
   if (!cfg) return cfg;
@@ -141,7 +149,17 @@ int cmd_serve(const std::vector<std::string>& args) {
   auto st = store::open_store(cfg.store.url);
   if (!st) return fatal(st.err());
   if (auto m = (*st)->migrate(); !m) return fatal(m.err());
-  audit::writer audit(std::move(*st));
+  const std::string journal_dir = audit_journal_dir(cfg);
+  auto max_seq = (*st)->max_seq();
+  if (!max_seq) return fatal(max_seq.err());
+  auto jr = audit::journal::open(journal_dir, audit::sync_mode::write, *max_seq + 1);
+  if (!jr) return fatal(jr.err());
+  // Events the index missed (a crash between journal write and indexing) go in before serving.
+  if (auto n = audit::catch_up(**st, journal_dir); !n)
+    return fatal("audit index catch-up: " + n.err());
+  else if (*n > 0)
+    log::info("audit", "index caught up from the journal", {{"events", std::to_string(*n)}});
+  audit::writer audit(std::move(*jr), std::move(*st), journal_dir);
   audit.start();
   ctx.audit = &audit;
 

@@ -6,62 +6,78 @@
 
 namespace gh::audit {
 
+namespace {
+// Past this many events waiting for the index, drop them from memory and reread the journal
+// later: the index is never allowed to hold the gateway's memory hostage.
+constexpr std::size_t max_index_backlog = 200'000;
+constexpr std::size_t index_batch = 5000;
+}  // namespace
+
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-writer::writer(std::unique_ptr<store::store> s) : store_(std::move(s)) {}
+result<std::int64_t> catch_up(store::store& st, const std::string& journal_dir) {
+  auto max = st.max_seq();
+  if (!max) return error{max.err()};
+  std::vector<record> batch;
+  std::int64_t added = 0;
+  status stored;
+  auto flush = [&]() {
+    if (batch.empty() || !stored) return;
+    stored = st.append(batch);
+    if (stored) added += static_cast<std::int64_t>(batch.size());
+    batch.clear();
+  };
+  auto s = journal::read(journal_dir, *max, [&](record&& r) {
+    batch.push_back(std::move(r));
+    if (batch.size() >= index_batch) flush();
+  });
+  flush();
+  if (!s) return error{s.err()};
+  if (!stored) return error{stored.err()};
+  return added;
+}
+
+writer::writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index,
+               std::string journal_dir)
+    : journal_(std::move(j)), index_(std::move(index)), journal_dir_(std::move(journal_dir)) {}
 
 writer::~writer() { stop(); }
 
 void writer::start() {
   std::lock_guard lk(mu_);
-  if (thread_.joinable() || stopped_) return;
-  thread_ = std::thread([this] { run(); });
+  if (indexer_.joinable() || stopped_) return;
+  indexer_ = std::thread([this] { run_indexer(); });
 }
 
 void writer::stop() {
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     if (stopped_) return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  std::vector<item> left;
-  {
-    std::lock_guard lk(mu_);
     stopped_ = true;
-    left.swap(queue_);
   }
-  // Only reached when the thread never started: fail what is queued rather than drop silently.
-  for (auto& it : left) {
-    if (it.h) {
-      std::move(it.h).complete("audit writer is stopped");
-    }
+  // A leader may still be writing; wait for it so nothing queued is lost.
+  for (;;) {
+    std::unique_lock lk(mu_);
+    if (!writing_) break;
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-}
-
-void writer::enqueue(std::vector<record> recs, handler h) {
   {
     std::lock_guard lk(mu_);
-    if (!stopped_ && !stopping_) {
-      queue_.push_back(item{std::move(recs), std::move(h)});
-      if (queue_.size() == 1) cv_.notify_one();
-      return;
-    }
+    index_stop_ = true;
   }
-  if (h) {
-    std::move(h).complete("audit writer is stopped");
-  }
+  index_cv_.notify_all();
+  if (indexer_.joinable()) indexer_.join();
 }
 
 void writer::append_detached(record r) {
   std::vector<record> v;
   v.push_back(std::move(r));
-  enqueue(std::move(v), handler{});
+  submit(std::move(v), handler{});
 }
 
 writer::stats writer::get_stats() const {
@@ -69,39 +85,102 @@ writer::stats writer::get_stats() const {
   return stats_;
 }
 
-void writer::run() {
-  std::vector<item> batch;
-  std::vector<record> recs;
-  for (;;) {
-    {
-      std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() && stopping_) return;
-      batch.swap(queue_);
+void writer::submit(std::vector<record> recs, handler h) {
+  std::unique_lock lk(mu_);
+  if (stopped_ && !writing_) {
+    lk.unlock();
+    if (h) std::move(h).complete("audit writer is stopped");
+    return;
+  }
+  for (auto& r : recs) queued_.push_back(std::move(r));
+  if (h) waiters_.push_back(std::move(h));
+  if (writing_) return;  // the current leader takes these with its next write
+
+  // Leader: write until the queue is empty. Seqs are assigned here, in write order, so a failed
+  // write leaves no gap in the numbering.
+  writing_ = true;
+  std::vector<record> batch;
+  std::vector<handler> done;
+  std::string lines;
+  while (!queued_.empty()) {
+    batch.swap(queued_);
+    done.swap(waiters_);
+    lk.unlock();
+    lines.clear();
+    auto seq = journal_->next_seq();
+    for (auto& r : batch) {
+      r.seq = seq++;
+      encode_record(r, lines);
     }
-    recs.clear();
-    for (auto& it : batch)
-      for (auto& r : it.recs) recs.push_back(std::move(r));
-    auto st = store_->append(recs);
+    auto st = journal_->append(lines, static_cast<std::int64_t>(batch.size()));
     std::string err = st ? std::string() : st.err();
-    {
-      std::lock_guard lk(mu_);
-      if (st) {
-        stats_.committed_events += recs.size();
-        ++stats_.commits;
-      } else {
-        stats_.failed_events += recs.size();
-      }
-    }
     if (!st)
-      log::error("audit", "store write failed; waiting actions are refused",
-                 {{"events", std::to_string(recs.size())}, {"error", err}});
-    for (auto& it : batch) {
-      if (!it.h) continue;
-      // Runs the handler on its own executor (the session's thread), never on this one.
-      std::move(it.h).complete(err);
+      log::error("audit", "journal write failed; waiting actions are refused",
+                 {{"events", std::to_string(batch.size())}, {"error", err}});
+    for (auto& w : done) std::move(w).complete(err);
+    done.clear();
+    lk.lock();
+    if (st) {
+      stats_.committed_events += batch.size();
+      ++stats_.commits;
+      if (to_index_.size() + batch.size() > max_index_backlog) {
+        to_index_.clear();
+        index_lagging_ = true;
+      } else {
+        for (auto& r : batch) to_index_.push_back(std::move(r));
+      }
+      index_cv_.notify_one();
+    } else {
+      stats_.failed_events += batch.size();
     }
     batch.clear();
+  }
+  writing_ = false;
+}
+
+void writer::run_indexer() {
+  std::vector<record> batch;
+  std::unique_lock lk(mu_);
+  for (;;) {
+    index_cv_.wait_for(lk, std::chrono::seconds(1), [&] {
+      return !to_index_.empty() || index_stop_ || index_lagging_;
+    });
+    if (to_index_.empty() && !index_lagging_) {
+      if (index_stop_) return;
+      continue;
+    }
+    bool lagging = index_lagging_;
+    batch.swap(to_index_);
+    lk.unlock();
+    status st;
+    if (lagging) {
+      batch.clear();  // the journal has them all
+      auto n = catch_up(*index_, journal_dir_);
+      if (!n) st = error{n.err()};
+    } else {
+      st = index_->append(batch);
+    }
+    lk.lock();
+    if (st) {
+      if (lagging) index_lagging_ = false;
+      stats_.indexed_events += batch.size();
+      batch.clear();
+      continue;
+    }
+    // The journal holds every event; reread it once the store works again.
+    index_lagging_ = true;
+    batch.clear();
+    to_index_.clear();
+    lk.unlock();
+    log::warn("audit", "index store write failed; will catch up from the journal",
+              {{"error", st.err()}});
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    lk.lock();
+    if (index_stop_) {
+      lk.unlock();
+      (void)catch_up(*index_, journal_dir_);
+      return;
+    }
   }
 }
 

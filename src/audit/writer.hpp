@@ -1,8 +1,11 @@
 #pragma once
-// The audit writer: one thread owns the store and commits whatever sessions queued since the last
-// commit in one transaction (group commit). A session that must not act before its event is
-// durable awaits async_append(); the handler runs after the commit that holds its records, with
-// an empty string on success or the store's error. Records are committed in queue order.
+// The audit writer. Every event goes to the append-only journal first; the caller's own thread
+// writes it (leader/follower group commit: whoever finds no write in progress writes everything
+// queued so far with one write(2), later arrivals ride on the next one). A session that must not
+// act before its event is on record awaits async_append(): the handler runs on the session's
+// executor once the write holding its records returned, with "" or the error. An indexer thread
+// copies committed events into the queryable store (SQLite) behind the journal; it can lag and
+// catch up, the journal is the record.
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -14,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/journal.hpp"
 #include "store/store.hpp"
 
 namespace gh::audit {
@@ -21,6 +25,10 @@ namespace gh::audit {
 using record = store::audit_record;
 
 [[nodiscard]] std::int64_t now_us();
+
+// Copies journal records the store does not have yet into it (startup, and `audit export` from
+// another process). Returns how many were added.
+[[nodiscard]] result<std::int64_t> catch_up(store::store& st, const std::string& journal_dir);
 
 class writer {
  public:
@@ -55,19 +63,19 @@ class writer {
     std::unique_ptr<base> impl_;
   };
 
-  explicit writer(std::unique_ptr<store::store> s);
+  writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index, std::string journal_dir);
   ~writer();
   writer(const writer&) = delete;
   writer& operator=(const writer&) = delete;
 
   void start();
-  // Commits everything queued, then joins the thread. Later appends fail with an error.
+  // Writes everything queued, lets the indexer drain, joins it. Later appends fail.
   void stop();
 
   template <typename Token>
   auto async_append(std::vector<record> recs, Token&& token) {
     return boost::asio::async_initiate<Token, void(std::string)>(
-        [this](auto h, std::vector<record> r) { enqueue(std::move(r), handler(std::move(h))); },
+        [this](auto h, std::vector<record> r) { submit(std::move(r), handler(std::move(h))); },
         token, std::move(recs));
   }
 
@@ -76,27 +84,34 @@ class writer {
 
   struct stats {
     std::uint64_t committed_events = 0;
-    std::uint64_t commits = 0;
+    std::uint64_t commits = 0;  // journal writes
     std::uint64_t failed_events = 0;
+    std::uint64_t indexed_events = 0;
   };
   [[nodiscard]] stats get_stats() const;
 
  private:
-  struct item {
-    std::vector<record> recs;
-    handler h;  // empty for detached
-  };
-  void enqueue(std::vector<record> recs, handler h);
-  void run();
+  void submit(std::vector<record> recs, handler h);
+  void run_indexer();
 
-  std::unique_ptr<store::store> store_;
+  std::unique_ptr<journal> journal_;
+  std::unique_ptr<store::store> index_;
+  std::string journal_dir_;
+
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<item> queue_;
-  bool stopping_ = false;
+  // Waiting for the next journal write (filled by any thread, taken by the leader).
+  std::vector<record> queued_;
+  std::vector<handler> waiters_;
+  bool writing_ = false;
   bool stopped_ = false;
-  std::thread thread_;
   stats stats_;
+
+  // Committed, waiting for the indexer.
+  std::condition_variable index_cv_;
+  std::vector<record> to_index_;
+  bool index_lagging_ = false;  // dropped from memory after a store failure; reread the journal
+  bool index_stop_ = false;
+  std::thread indexer_;
 };
 
 }  // namespace gh::audit

@@ -107,9 +107,9 @@ class sqlite_store final : public store {
     if (records.empty()) return {};
     if (insert_ == nullptr) {
       const char* sql =
-          "INSERT INTO audit_events(ts_us, kind, session_id, user_name, groups, connection, "
-          "client_addr, statement, stmt_id, param_count, outcome, rows, duration_us, reason, "
-          "detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+          "INSERT OR IGNORE INTO audit_events(ts_us, kind, session_id, user_name, groups, "
+          "connection, client_addr, statement, stmt_id, param_count, outcome, rows, "
+          "duration_us, reason, detail, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
       if (sqlite3_prepare_v2(db_, sql, -1, &insert_, nullptr) != SQLITE_OK)
         return make_error("sqlite prepare: " + std::string(sqlite3_errmsg(db_)));
     }
@@ -134,21 +134,33 @@ class sqlite_store final : public store {
       sqlite3_bind_int64(insert_, 13, r.duration_us);
       text(14, r.reason);
       text(15, r.detail);
+      if (r.seq != 0) sqlite3_bind_int64(insert_, 16, r.seq);
+      else sqlite3_bind_null(insert_, 16);
       if (sqlite3_step(insert_) != SQLITE_DONE) {
         std::string m = sqlite3_errmsg(db_);
         sqlite3_reset(insert_);
         (void)exec("ROLLBACK");
         return make_error("sqlite insert: " + m);
       }
-      r.seq = sqlite3_last_insert_rowid(db_);
+      if (r.seq == 0) r.seq = sqlite3_last_insert_rowid(db_);
     }
     sqlite3_reset(insert_);
     if (auto s = exec("COMMIT"); !s) {
       (void)exec("ROLLBACK");
-      for (auto& r : records) r.seq = 0;
       return s;
     }
     return {};
+  }
+
+  result<std::int64_t> max_seq() override {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT COALESCE(MAX(seq), 0) FROM audit_events", -1, &raw,
+                           nullptr) != SQLITE_OK)
+      return make_error("sqlite prepare: " + std::string(sqlite3_errmsg(db_)));
+    stmt_guard st(raw);
+    if (sqlite3_step(raw) != SQLITE_ROW)
+      return make_error("sqlite: " + std::string(sqlite3_errmsg(db_)));
+    return static_cast<std::int64_t>(sqlite3_column_int64(raw, 0));
   }
 
   status scan(const audit_filter& f,

@@ -18,8 +18,12 @@ class store {
   virtual ~store() = default;
   // Creates or upgrades the schema. Idempotent.
   [[nodiscard]] virtual status migrate() = 0;
-  // Appends all records in one transaction; assigns seq. All or nothing.
+  // Appends all records in one transaction, all or nothing. A record with seq 0 gets the next
+  // seq; a record that carries its seq (from the audit journal) keeps it, and one whose seq is
+  // already stored is skipped (the journal may be replayed into the index more than once).
   [[nodiscard]] virtual status append(std::span<audit_record> records) = 0;
+  // Highest seq stored, 0 when empty.
+  [[nodiscard]] virtual result<std::int64_t> max_seq() = 0;
   // Calls `fn` for each matching record in seq order; a statement record carries the outcome,
   // rows and duration of its statement.result record when there is one.
   [[nodiscard]] virtual status scan(const audit_filter& filter,

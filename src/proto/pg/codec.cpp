@@ -11,6 +11,8 @@ class reader {
  public:
   explicit reader(bytes b) : b_(b) {}
   bool cstr(std::string_view& out) {
+    // An empty span may have a null data(); memchr must never see it, even with length 0.
+    if (left() == 0) return false;
     const void* nul = std::memchr(b_.data() + pos_, 0, b_.size() - pos_);
     if (nul == nullptr) return false;
     auto len = static_cast<const std::uint8_t*>(nul) - (b_.data() + pos_);
@@ -475,7 +477,12 @@ void write_startup(std::vector<std::uint8_t>& out,
                    const std::vector<std::pair<std::string, std::string>>& params) {
   message m(out);
   m.w().i32(protocol_v3);
-  for (const auto& [k, v] : params) m.w().cstr(k).cstr(v);
+  for (const auto& [k, v] : params) {
+    // An empty key (or one cut empty by a NUL) would read as the list terminator and leave the
+    // rest as trailing bytes: skip it rather than send a packet the server must refuse.
+    if (k.empty() || k.front() == '\0') continue;
+    m.w().cstr(k).cstr(v);
+  }
   m.w().i8(0);
 }
 

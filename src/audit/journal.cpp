@@ -1,0 +1,274 @@
+#include "audit/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace gh::audit {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void put_str(std::string& out, std::string_view key, std::string_view v, bool first = false) {
+  if (!first) out.push_back(',');
+  out.push_back('"');
+  out.append(key);
+  out.append("\":\"");
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          out.append("\\u00");
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 15]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void put_int(std::string& out, std::string_view key, std::int64_t v, bool first = false) {
+  if (!first) out.push_back(',');
+  out.push_back('"');
+  out.append(key);
+  out.append("\":");
+  out.append(std::to_string(v));
+}
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+std::string segment_name(std::int64_t first_seq) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "journal-%020lld.log", static_cast<long long>(first_seq));
+  return buf;
+}
+
+std::vector<fs::path> segments(const std::string& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    auto n = e.path().filename().string();
+    if (n.rfind("journal-", 0) == 0 && n.size() > 12 && n.substr(n.size() - 4) == ".log")
+      out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Reads a whole file; sets `err` on failure.
+std::string slurp(const fs::path& p, std::string& err) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = p.string() + ": " + errno_text(errno);
+    return {};
+  }
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = p.string() + ": " + errno_text(errno);
+      break;
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return data;
+}
+
+}  // namespace
+
+void encode_record(const record& r, std::string& out) {
+  // Field order is part of the canonical form: never reorder, only append new keys at the end.
+  out.push_back('{');
+  put_int(out, "seq", r.seq, true);
+  put_int(out, "ts_us", r.ts_us);
+  put_str(out, "kind", r.kind);
+  put_str(out, "session", r.session_id);
+  put_str(out, "user", r.user);
+  put_str(out, "groups", r.groups);
+  put_str(out, "connection", r.connection);
+  put_str(out, "client", r.client_addr);
+  put_str(out, "statement", r.statement);
+  put_int(out, "stmt", r.stmt_id);
+  put_int(out, "param_count", r.param_count);
+  put_str(out, "outcome", r.outcome);
+  put_int(out, "rows", r.rows);
+  put_int(out, "duration_us", r.duration_us);
+  put_str(out, "reason", r.reason);
+  put_str(out, "detail", r.detail);
+  out.append("}\n");
+}
+
+result<record> decode_record(std::string_view line) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(line, ec);
+  if (ec || !v.is_object()) return make_error("not a JSON object");
+  const auto& o = v.as_object();
+  record r;
+  auto str = [&](const char* k, std::string& dst) -> bool {
+    auto* p = o.if_contains(k);
+    if (p == nullptr || !p->is_string()) return false;
+    dst = std::string(p->as_string());
+    return true;
+  };
+  auto num = [&](const char* k, std::int64_t& dst) -> bool {
+    auto* p = o.if_contains(k);
+    if (p == nullptr || !p->is_int64()) return false;
+    dst = p->as_int64();
+    return true;
+  };
+  if (!num("seq", r.seq) || !num("ts_us", r.ts_us) || !str("kind", r.kind) ||
+      !str("session", r.session_id) || !str("user", r.user) || !str("groups", r.groups) ||
+      !str("connection", r.connection) || !str("client", r.client_addr) ||
+      !str("statement", r.statement) || !num("stmt", r.stmt_id) ||
+      !num("param_count", r.param_count) || !str("outcome", r.outcome) ||
+      !num("rows", r.rows) || !num("duration_us", r.duration_us) || !str("reason", r.reason) ||
+      !str("detail", r.detail))
+    return make_error("missing or mistyped field");
+  return r;
+}
+
+journal::~journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+result<std::unique_ptr<journal>> journal::open(const std::string& dir, sync_mode mode,
+                                               std::int64_t min_next_seq,
+                                               std::size_t segment_bytes) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return make_error("audit journal " + dir + ": " + ec.message());
+  std::unique_ptr<journal> j(new journal(dir, mode, segment_bytes));
+  auto segs = segments(dir);
+  std::int64_t last_seq = 0;
+  if (!segs.empty()) {
+    // Find the last good line of the newest segment; cut a torn tail.
+    std::string err;
+    auto data = slurp(segs.back(), err);
+    if (!err.empty()) return make_error("audit journal: " + err);
+    std::size_t good = 0, pos = 0;
+    while (pos < data.size()) {
+      auto nl = data.find('\n', pos);
+      if (nl == std::string::npos) break;
+      auto rec = decode_record(std::string_view(data).substr(pos, nl - pos));
+      if (!rec) break;
+      last_seq = rec->seq;
+      pos = nl + 1;
+      good = pos;
+    }
+    if (good != data.size()) {
+      if (::truncate(segs.back().c_str(), static_cast<off_t>(good)) != 0)
+        return make_error("audit journal: cannot cut torn tail of " + segs.back().string() +
+                          ": " + errno_text(errno));
+    }
+    if (last_seq == 0 && segs.size() > 1) {
+      // The newest segment is empty: the previous one ends the chain.
+      std::string err2;
+      auto prev = slurp(segs[segs.size() - 2], err2);
+      auto end = prev.rfind('\n', prev.size() >= 2 ? prev.size() - 2 : 0);
+      auto line = std::string_view(prev).substr(end == std::string::npos ? 0 : end + 1);
+      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+      if (auto rec = decode_record(line)) last_seq = rec->seq;
+    }
+    j->fd_ = ::open(segs.back().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (j->fd_ < 0) return make_error("audit journal " + segs.back().string() + ": " + errno_text(errno));
+    j->size_ = good;
+  }
+  j->next_seq_ = std::max(last_seq + 1, min_next_seq);
+  if (j->fd_ < 0) {
+    if (auto s = j->open_segment(j->next_seq_); !s) return error{s.err()};
+  }
+  return j;
+}
+
+status journal::open_segment(std::int64_t first_seq) {
+  auto path = fs::path(dir_) / segment_name(first_seq);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("audit journal " + path.string() + ": " + errno_text(errno));
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  size_ = 0;
+  // Make the new file's directory entry durable too.
+  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+status journal::append(std::string_view lines, std::int64_t count) {
+  if (lines.empty()) return {};
+  if (size_ >= segment_bytes_) {
+    if (auto s = open_segment(next_seq_); !s) return s;
+  }
+  std::size_t done = 0;
+  while (done < lines.size()) {
+    auto n = ::write(fd_, lines.data() + done, lines.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      // All or nothing: a half-written batch would hold events whose actions never happened.
+      if (done > 0) [[maybe_unused]] auto r = ::ftruncate(fd_, static_cast<off_t>(size_));
+      return make_error("audit journal write failed: " + errno_text(e));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (mode_ == sync_mode::fsync && ::fdatasync(fd_) != 0) {
+    int e = errno;
+    [[maybe_unused]] auto r = ::ftruncate(fd_, static_cast<off_t>(size_));
+    return make_error("audit journal fdatasync failed: " + errno_text(e));
+  }
+  size_ += lines.size();
+  next_seq_ += count;
+  return {};
+}
+
+status journal::read(const std::string& dir, std::int64_t after,
+                     const std::function<void(record&&)>& fn) {
+  auto segs = segments(dir);
+  // Skip segments that end before `after`: a segment's name is its first seq.
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    auto n = segs[i].filename().string();
+    auto first = std::stoll(n.substr(8, 20));
+    if (first <= after + 1) start = i;
+  }
+  for (std::size_t i = start; i < segs.size(); ++i) {
+    std::string err;
+    auto data = slurp(segs[i], err);
+    if (!err.empty()) return make_error("audit journal: " + err);
+    std::size_t pos = 0;
+    while (pos < data.size()) {
+      auto nl = data.find('\n', pos);
+      if (nl == std::string::npos) break;  // torn tail being written right now
+      auto rec = decode_record(std::string_view(data).substr(pos, nl - pos));
+      if (!rec)
+        return make_error("audit journal " + segs[i].string() + ": bad record at byte " +
+                          std::to_string(pos) + ": " + rec.err());
+      pos = nl + 1;
+      if (rec->seq > after) fn(std::move(*rec));
+    }
+  }
+  return {};
+}
+
+}  // namespace gh::audit
