@@ -2,6 +2,7 @@
 // duplicate keys, so a typo is an error with a line number rather than a silently ignored setting.
 // yaml-cpp throws; those exceptions stop at parse_config() and become "FILE:LINE: ..." errors.
 #include "config/config.hpp"
+#include "config/blocks.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -716,6 +717,15 @@ class parser {
       if (!g) return error{g.err()};
       c.allow_groups = std::move(*g);
     }
+    const yaml_ctx ctx{display_name(file_)};
+    if (const entry* e = sec->find("masking"))
+      if (auto s = parse_masking(e->value, ctx, e->path, e->line, c.masking); !s) return error{s.err()};
+    if (const entry* e = sec->find("guardrails"))
+      if (auto s = parse_guardrails(e->value, ctx, e->path, e->line, c.guardrails); !s)
+        return error{s.err()};
+    if (const entry* e = sec->find("reviews"))
+      if (auto s = parse_reviews(e->value, ctx, e->path, e->line, c.reviews); !s)
+        return error{s.err()};
     return c;
   }
 
@@ -745,6 +755,13 @@ fs::path base_dir_of(const std::string& path) {
 }
 
 }  // namespace
+
+int yaml_line(const YAML::Node& n) { return line_of(n); }
+
+error yaml_error(const yaml_ctx& ctx, int line, std::string_view path, std::string_view problem) {
+  return located(ctx.file, line, path, problem);
+}
+
 
 std::string store_config::sqlite_path() const {
   std::string_view u = url;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/guardrails.hpp"
+#include "config/masking.hpp"
 #include "core/result.hpp"
 
 namespace gh::config {
@@ -93,6 +95,9 @@ struct connection_config {
   upstream_tls tls = upstream_tls::prefer;
   std::string tls_ca;  // CA file for verify-full; empty -> system store
   std::vector<std::string> allow_groups;
+  masking_config masking;
+  std::vector<guard_rule_config> guardrails;
+  reviews_config reviews;
   int line = 0;
   int password_line = 0;  // line of `password:`, for check_secrets() errors
 };
