@@ -11,6 +11,12 @@ namespace {
 // later: the index is never allowed to hold the gateway's memory hostage.
 constexpr std::size_t max_index_backlog = 200'000;
 constexpr std::size_t index_batch = 5000;
+// How long a lazy event may wait for a write, and how often the index is fed. Feeding the index
+// in large, infrequent transactions keeps SQLite's per-commit cost (page writes, file locks)
+// off the data path's CPU budget.
+constexpr auto lazy_flush = std::chrono::milliseconds(20);
+constexpr auto index_interval = std::chrono::milliseconds(100);
+constexpr std::size_t index_wake_backlog = 20'000;
 }  // namespace
 
 std::int64_t now_us() {
@@ -59,10 +65,13 @@ void writer::stop() {
     if (stopped_) return;
     stopped_ = true;
   }
-  // A leader may still be writing; wait for it so nothing queued is lost.
+  // A leader may still be writing; wait for it, then write what is left (lazy events).
   for (;;) {
     std::unique_lock lk(mu_);
-    if (!writing_) break;
+    if (!writing_) {
+      if (!queued_.empty()) (void)lead(lk);
+      break;
+    }
     lk.unlock();
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -96,12 +105,36 @@ void writer::submit(std::vector<record> recs, handler h) {
   if (h) waiters_.push_back(std::move(h));
   if (writing_) return;  // the current leader takes these with its next write
 
-  // Leader: write until the queue is empty. Seqs are assigned here, in write order, so a failed
-  // write leaves no gap in the numbering.
+  lead(lk);
+}
+
+void writer::append_lazy(record r) {
+  std::lock_guard lk(mu_);
+  if (stopped_ && !writing_) {
+    ++stats_.failed_events;
+    return;
+  }
+  queued_.push_back(std::move(r));
+}
+
+std::optional<std::string> writer::try_append_now(std::vector<record>& recs) {
+  std::unique_lock lk(mu_);
+  if (writing_) return std::nullopt;
+  if (stopped_) return std::string("audit writer is stopped");
+  for (auto& r : recs) queued_.push_back(std::move(r));
+  recs.clear();
+  // Our records are in the first batch lead() writes; its outcome is ours.
+  return lead(lk);
+}
+
+std::string writer::lead(std::unique_lock<std::mutex>& lk) {
+  // Seqs are assigned here, in write order, so a failed write leaves no gap in the numbering.
   writing_ = true;
   std::vector<record> batch;
   std::vector<handler> done;
   std::string lines;
+  std::string first_outcome;
+  bool first = true;
   while (!queued_.empty()) {
     batch.swap(queued_);
     done.swap(waiters_);
@@ -114,6 +147,10 @@ void writer::submit(std::vector<record> recs, handler h) {
     }
     auto st = journal_->append(lines, static_cast<std::int64_t>(batch.size()));
     std::string err = st ? std::string() : st.err();
+    if (first) {
+      first_outcome = err;
+      first = false;
+    }
     if (!st)
       log::error("audit", "journal write failed; waiting actions are refused",
                  {{"events", std::to_string(batch.size())}, {"error", err}});
@@ -129,22 +166,29 @@ void writer::submit(std::vector<record> recs, handler h) {
       } else {
         for (auto& r : batch) to_index_.push_back(std::move(r));
       }
-      index_cv_.notify_one();
+      if (to_index_.size() >= index_wake_backlog) index_cv_.notify_one();
     } else {
       stats_.failed_events += batch.size();
     }
     batch.clear();
   }
   writing_ = false;
+  return first_outcome;
 }
 
 void writer::run_indexer() {
   std::vector<record> batch;
   std::unique_lock lk(mu_);
+  auto next_index = std::chrono::steady_clock::now() + index_interval;
   for (;;) {
-    index_cv_.wait_for(lk, std::chrono::seconds(1), [&] {
-      return !to_index_.empty() || index_stop_ || index_lagging_;
+    // Wake for lazy events that nobody else wrote, for the index interval, or a large backlog.
+    index_cv_.wait_for(lk, lazy_flush, [&] {
+      return index_stop_ || to_index_.size() >= index_wake_backlog;
     });
+    if (!queued_.empty() && !writing_) (void)lead(lk);
+    auto now = std::chrono::steady_clock::now();
+    if (!index_stop_ && now < next_index && to_index_.size() < index_wake_backlog) continue;
+    next_index = now + index_interval;
     if (to_index_.empty() && !index_lagging_) {
       if (index_stop_) return;
       continue;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,8 +80,17 @@ class writer {
         token, std::move(recs));
   }
 
+  // The fast path of async_append: when no write is in progress, writes `recs` (and anything
+  // queued) right here on the caller's thread and returns the outcome ("" or the error) without
+  // a trip through the caller's event loop. Returns nullopt, leaving `recs` untouched, when
+  // another thread is writing: then use async_append.
+  [[nodiscard]] std::optional<std::string> try_append_now(std::vector<record>& recs);
+
   // Queued like the others; nobody waits for it. A failure is counted and logged.
   void append_detached(record r);
+  // Queued without a write of its own: it goes out with the next write anyone makes, or within
+  // `lazy_flush` (statement results, whose actions already happened, need no write per event).
+  void append_lazy(record r);
 
   struct stats {
     std::uint64_t committed_events = 0;
@@ -92,6 +102,9 @@ class writer {
 
  private:
   void submit(std::vector<record> recs, handler h);
+  // Writes queued until the queue is empty; called with mu_ held and writing_ false.
+  // Returns the outcome of its first write, which holds everything queued when it was called.
+  std::string lead(std::unique_lock<std::mutex>& lk);
   void run_indexer();
 
   std::unique_ptr<journal> journal_;

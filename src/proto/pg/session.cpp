@@ -601,8 +601,11 @@ asio::awaitable<bool> session::connect_upstream() {
       }
       case 'E': {
         auto e = parse_error(f.body);
-        co_return co_await upstream_fail(
-            e ? std::string(e->sqlstate) + " " + std::string(e->message) : e.err());
+        // Built before the co_await: GCC 12 evaluates both arms of a ?: whose temporaries live
+        // across a co_await (seen as "std::get: wrong index for variant" from e.err()).
+        std::string detail =
+            e ? std::string(e->sqlstate) + " " + std::string(e->message) : e.err();
+        co_return co_await upstream_fail(std::move(detail));
       }
       case 'N':
         greeting.insert(greeting.end(), f.body.data() - 5, f.body.data() + f.body.size());
@@ -659,7 +662,7 @@ void session::finish_statement(pending& p, std::string outcome) {
   r.outcome = std::move(outcome);
   r.rows = p.rows;
   r.duration_us = audit::now_us() - p.start_us;
-  ctx_.audit->append_detached(std::move(r));
+  ctx_.audit->append_lazy(std::move(r));
 }
 
 asio::awaitable<void> session::client_to_server() {
@@ -777,8 +780,14 @@ asio::awaitable<void> session::client_to_server() {
 
     if (!recs.empty()) {
       // Fail closed: nothing in this batch reaches the target before its events are durable.
-      auto err = co_await ctx_.audit->async_append(std::move(recs), asio::use_awaitable);
-      recs = {};
+      // (No co_await inside ?: — GCC 12 miscompiles that.)
+      std::string err;
+      if (auto now = ctx_.audit->try_append_now(recs)) {
+        err = std::move(*now);
+      } else {
+        err = co_await ctx_.audit->async_append(std::move(recs), asio::use_awaitable);
+      }
+      recs.clear();
       if (closed_) co_return;
       if (!err.empty()) {
         log::error("pg", "statement refused: audit store cannot record",
