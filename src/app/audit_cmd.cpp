@@ -1,6 +1,10 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "app/commands.hpp"
@@ -8,6 +12,10 @@
 #include "config/config.hpp"
 #include "core/duration.hpp"
 #include "store/store.hpp"
+#include "audit/journal.hpp"
+#include "audit/signer.hpp"
+#include "audit/verify.hpp"
+#include "core/crypto.hpp"
 
 namespace gh::app {
 
@@ -15,11 +23,21 @@ namespace {
 
 const char* audit_help =
     "usage: gatehouse audit export --config FILE [--since T] [--until T] [--user U]\n"
-    "                              [--connection C] [--kind K]\n"
+    "                              [--connection C] [--kind K] [--format json|chain]\n"
+    "                              [--out FILE]\n"
+    "       gatehouse audit verify --config FILE [--pubkey FILE] [--file FILE]\n"
+    "       gatehouse audit pubkey --config FILE\n"
     "\n"
-    "Prints audit events as JSON Lines, oldest first. T is an RFC 3339 time\n"
-    "(2026-11-23T10:00:00Z), a date (2026-11-23), or a duration ago (15m, 2h, 7d).\n"
-    "A statement event carries the outcome, rows and duration of its statement.\n";
+    "export   prints audit events as JSON Lines, oldest first. T is an RFC 3339 time\n"
+    "         (2026-11-23T10:00:00Z), a date (2026-11-23), or a duration ago (15m, 2h, 7d).\n"
+    "         A statement event carries the outcome, rows and duration of its statement.\n"
+    "         --format chain prints the hash-chained journal lines themselves (no filters),\n"
+    "         which `audit verify --file` checks offline; with --out FILE it also writes\n"
+    "         FILE.sig, an Ed25519 signature over the file's SHA-256.\n"
+    "verify   checks every event's hash, the chain, every checkpoint signature and that the\n"
+    "         trail was not cut back; exit 0 'verified N events, K checkpoints', exit 1 naming\n"
+    "         the first bad event. --pubkey pins the expected signing key (PEM).\n"
+    "pubkey   prints the public key that verifies this gateway's checkpoints (PEM).\n";
 
 // Parses a time filter into microseconds since the epoch.
 result<std::int64_t> parse_time(const std::string& s) {
@@ -60,33 +78,155 @@ std::string format_ts(std::int64_t us) {
 
 }  // namespace
 
+namespace {
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "gatehouse audit: %s\n%s", msg.c_str(), audit_help);
+  return 2;
+}
+
+std::string read_all(const std::string& path, bool& ok) {
+  std::ifstream in(path, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int cmd_pubkey(const config::config& cfg) {
+  auto key_path = audit_key_path(cfg);
+  if (!std::filesystem::exists(key_path)) {
+    std::fprintf(stderr, "gatehouse audit pubkey: no signing key yet at %s (it is created by the "
+                         "first `gatehouse serve`)\n", key_path.c_str());
+    return 1;
+  }
+  auto s = audit::signer::load_or_create(key_path);
+  if (!s) {
+    std::fprintf(stderr, "gatehouse audit pubkey: %s\n", s.err().c_str());
+    return 1;
+  }
+  std::fputs((*s)->public_pem().c_str(), stdout);
+  return 0;
+}
+
+int cmd_verify(const config::config& cfg, std::map<std::string, std::string>& v) {
+  std::unique_ptr<audit::verifier> key;
+  std::string pem;
+  if (v.count("pubkey")) {
+    bool ok = false;
+    pem = read_all(v["pubkey"], ok);
+    if (!ok) {
+      std::fprintf(stderr, "gatehouse audit verify: cannot read %s\n", v["pubkey"].c_str());
+      return 2;
+    }
+  } else if (std::filesystem::exists(audit_key_path(cfg))) {
+    auto s = audit::signer::load_or_create(audit_key_path(cfg));
+    if (s) pem = (*s)->public_pem();
+  }
+  if (!pem.empty()) {
+    auto k = audit::verifier::from_public_pem(pem);
+    if (!k) {
+      std::fprintf(stderr, "gatehouse audit verify: %s\n", k.err().c_str());
+      return 2;
+    }
+    key = std::move(*k);
+  }
+  auto rep = v.count("file") ? audit::verify_file(v["file"], key.get())
+                             : audit::verify_journal(audit_journal_dir(cfg), key.get());
+  if (!rep.ok) {
+    std::printf("FAILED at seq %lld: %s\n", static_cast<long long>(rep.bad_seq),
+                rep.problem.c_str());
+    return 1;
+  }
+  if (key == nullptr) {
+    std::printf("FAILED: no public key to check signatures with (give --pubkey FILE)\n");
+    return 1;
+  }
+  std::printf("verified %lld events, %lld checkpoints (key %s)", static_cast<long long>(rep.events),
+              static_cast<long long>(rep.checkpoints), key->key_id().c_str());
+  if (rep.events > rep.last_signed_seq)
+    std::printf("; %lld newest events chained but not yet under a checkpoint",
+                static_cast<long long>(rep.events - rep.last_signed_seq));
+  std::printf("\n");
+  return 0;
+}
+
+// Writes the raw journal lines (what `verify --file` checks) to `out`.
+int export_chain(const config::config& cfg, std::map<std::string, std::string>& v) {
+  std::FILE* out = stdout;
+  std::string path;
+  if (v.count("out")) {
+    path = v["out"];
+    out = std::fopen(path.c_str(), "wb");
+    if (out == nullptr) {
+      std::fprintf(stderr, "gatehouse audit export: cannot write %s\n", path.c_str());
+      return 1;
+    }
+  }
+  std::string line;
+  auto st = audit::journal::read(audit_journal_dir(cfg), 0, [&](audit::record&& r) {
+    line.clear();
+    audit::encode_record(r, r.prev_hash, line);
+    std::fwrite(line.data(), 1, line.size(), out);
+  });
+  if (out != stdout) std::fclose(out);
+  if (!st) {
+    std::fprintf(stderr, "gatehouse audit export: %s\n", st.err().c_str());
+    return 1;
+  }
+  if (!path.empty()) {
+    bool ok = false;
+    auto data = read_all(path, ok);
+    auto s = audit::signer::load_or_create(audit_key_path(cfg));
+    if (!s) {
+      std::fprintf(stderr, "gatehouse audit export: %s\n", s.err().c_str());
+      return 1;
+    }
+    auto digest = crypto::sha256_hex(data);
+    std::ofstream sig(path + ".sig", std::ios::binary);
+    sig << "gatehouse-export-v1 sha256=" << digest << " key_id=" << (*s)->key_id()
+        << " sig=" << (*s)->sign_base64("gatehouse-export-v1\n" + digest + "\n") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
 int cmd_audit(const std::vector<std::string>& args) {
-  auto f = parse_flags(args, {"config", "since", "until", "user", "connection", "kind"}, {}, 1);
-  if (f.help || (f.positional.empty() && f.error.empty())) {
-    std::fputs(audit_help, f.help ? stdout : stderr);
-    return f.help ? 0 : 2;
+  auto f = parse_flags(args, {"config", "since", "until", "user", "connection", "kind", "format",
+                              "out", "pubkey", "file"},
+                       {}, 1);
+  if (f.help) {
+    std::fputs(audit_help, stdout);
+    return 0;
   }
-  if (!f.error.empty() || f.positional[0] != "export" || !f.values.count("config")) {
-    std::fprintf(stderr, "gatehouse audit: %s\n%s",
-                 !f.error.empty()              ? f.error.c_str()
-                 : f.positional[0] != "export" ? ("unknown subcommand '" + f.positional[0] + "'").c_str()
-                                               : "--config FILE is required",
-                 audit_help);
-    return 2;
-  }
+  if (!f.error.empty()) return usage_error(f.error);
+  if (f.positional.empty()) return usage_error("a subcommand is required");
+  const std::string sub = f.positional[0];
+  if (sub != "export" && sub != "verify" && sub != "pubkey")
+    return usage_error("unknown subcommand '" + sub + "'");
+  if (!f.values.count("config")) return usage_error("--config FILE is required");
   auto cfg = config::load_config(f.values["config"]);
   if (!cfg) {
     std::fprintf(stderr, "%s\n", cfg.err().c_str());
     return 2;
   }
+  if (sub == "pubkey") return cmd_pubkey(*cfg);
+  if (sub == "verify") return cmd_verify(*cfg, f.values);
+  std::string format = f.values.count("format") ? f.values["format"] : "json";
+  if (format == "chain") {
+    for (const char* k : {"since", "until", "user", "connection", "kind"})
+      if (f.values.count(k))
+        return usage_error(std::string("--format chain exports the whole trail; --") + k +
+                           " does not apply");
+    return export_chain(*cfg, f.values);
+  }
+  if (format != "json") return usage_error("--format must be json or chain");
   store::audit_filter filter;
   for (const char* k : {"since", "until"}) {
     if (!f.values.count(k)) continue;
     auto t = parse_time(f.values[k]);
-    if (!t) {
-      std::fprintf(stderr, "gatehouse audit export: --%s: %s\n", k, t.err().c_str());
-      return 2;
-    }
+    if (!t) return usage_error(std::string("--") + k + ": " + t.err());
     (std::string(k) == "since" ? filter.since_us : filter.until_us) = *t;
   }
   filter.user = f.values["user"];
@@ -105,6 +245,14 @@ int cmd_audit(const std::vector<std::string>& args) {
   if (auto n = audit::catch_up(**st, audit_journal_dir(*cfg)); !n) {
     std::fprintf(stderr, "gatehouse audit export: %s\n", n.err().c_str());
     return 1;
+  }
+  std::FILE* out = stdout;
+  if (f.values.count("out")) {
+    out = std::fopen(f.values["out"].c_str(), "wb");
+    if (out == nullptr) {
+      std::fprintf(stderr, "gatehouse audit export: cannot write %s\n", f.values["out"].c_str());
+      return 1;
+    }
   }
   std::string line;
   auto s = (*st)->scan(filter, [&](const store::audit_record& r) {
@@ -141,8 +289,9 @@ int cmd_audit(const std::vector<std::string>& args) {
     }
     line = boost::json::serialize(o);
     line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fwrite(line.data(), 1, line.size(), out);
   });
+  if (out != stdout) std::fclose(out);
   if (!s) {
     std::fprintf(stderr, "gatehouse audit export: %s\n", s.err().c_str());
     return 1;

@@ -11,6 +11,8 @@ namespace gh::app {
 
 // Where the audit journal of a configuration lives (state_dir/audit).
 std::string audit_journal_dir(const config::config& cfg);
+// The Ed25519 key that signs audit checkpoints (state_dir/audit-signing.key).
+std::string audit_key_path(const config::config& cfg);
 
 int cmd_version(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);

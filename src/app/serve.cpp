@@ -41,6 +41,10 @@ std::string audit_journal_dir(const config::config& cfg) {
   return (std::filesystem::path(cfg.gateway.state_dir) / "audit").string();
 }
 
+std::string audit_key_path(const config::config& cfg) {
+  return (std::filesystem::path(cfg.gateway.state_dir) / "audit-signing.key").string();
+}
+
 namespace {
 
 result<config::config> load_checked(const std::string& path) {
@@ -159,7 +163,10 @@ int cmd_serve(const std::vector<std::string>& args) {
     return fatal("audit index catch-up: " + n.err());
   else if (*n > 0)
     log::info("audit", "index caught up from the journal", {{"events", std::to_string(*n)}});
-  audit::writer audit(std::move(*jr), std::move(*st), journal_dir);
+  auto sig = audit::signer::load_or_create(audit_key_path(cfg));
+  if (!sig) return fatal(sig.err());
+  log::info("audit", "checkpoints are signed", {{"key_id", (*sig)->key_id()}});
+  audit::writer audit(std::move(*jr), std::move(*st), journal_dir, std::move(*sig));
   audit.start();
   ctx.audit = &audit;
 

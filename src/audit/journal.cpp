@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/crypto.hpp"
+
 namespace gh::audit {
 
 namespace fs = std::filesystem;
@@ -95,8 +97,12 @@ std::string slurp(const fs::path& p, std::string& err) {
 
 }  // namespace
 
-void encode_record(const record& r, std::string& out) {
-  // Field order is part of the canonical form: never reorder, only append new keys at the end.
+const std::string genesis_hash(64, '0');
+
+namespace {
+// The canonical form: every field, fixed order, ending with the previous hash; no hash.
+void encode_canonical(const record& r, std::string_view prev, std::string& out) {
+  // Field order is part of the canonical form: never reorder, only append new keys before prev.
   out.push_back('{');
   put_int(out, "seq", r.seq, true);
   put_int(out, "ts_us", r.ts_us);
@@ -114,10 +120,21 @@ void encode_record(const record& r, std::string& out) {
   put_int(out, "duration_us", r.duration_us);
   put_str(out, "reason", r.reason);
   put_str(out, "detail", r.detail);
-  out.append("}\n");
+  put_str(out, "prev", prev);
+  out.push_back('}');
+}
+}  // namespace
+
+void encode_record(record& r, std::string_view prev_hash, std::string& out) {
+  auto start = out.size();
+  encode_canonical(r, prev_hash, out);
+  r.prev_hash = std::string(prev_hash);
+  r.hash = crypto::sha256_hex(std::string_view(out).substr(start));
+  out.pop_back();  // the canonical form's closing brace; the line goes on with the hash
+  out.append(",\"hash\":\"").append(r.hash).append("\"}\n");
 }
 
-result<record> decode_record(std::string_view line) {
+result<record> decode_record(std::string_view line, bool verified) {
   boost::system::error_code ec;
   auto v = boost::json::parse(line, ec);
   if (ec || !v.is_object()) return make_error("not a JSON object");
@@ -141,8 +158,19 @@ result<record> decode_record(std::string_view line) {
       !str("statement", r.statement) || !num("stmt", r.stmt_id) ||
       !num("param_count", r.param_count) || !str("outcome", r.outcome) ||
       !num("rows", r.rows) || !num("duration_us", r.duration_us) || !str("reason", r.reason) ||
-      !str("detail", r.detail))
+      !str("detail", r.detail) || !str("prev", r.prev_hash) || !str("hash", r.hash))
     return make_error("missing or mistyped field");
+  if (o.size() != 18) return make_error("unexpected fields");
+  if (verified) {
+    std::string canon;
+    canon.reserve(line.size());
+    encode_canonical(r, r.prev_hash, canon);
+    auto h = crypto::sha256_hex(canon);
+    canon.pop_back();
+    canon.append(",\"hash\":\"").append(r.hash).append("\"}");
+    if (canon != line) return make_error("not in canonical form (modified)");
+    if (h != r.hash) return make_error("hash does not match its content (modified)");
+  }
   return r;
 }
 
@@ -168,9 +196,10 @@ result<std::unique_ptr<journal>> journal::open(const std::string& dir, sync_mode
     while (pos < data.size()) {
       auto nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
-      auto rec = decode_record(std::string_view(data).substr(pos, nl - pos));
+      auto rec = decode_record(std::string_view(data).substr(pos, nl - pos), false);
       if (!rec) break;
       last_seq = rec->seq;
+      j->last_hash_ = rec->hash;
       pos = nl + 1;
       good = pos;
     }
@@ -186,13 +215,17 @@ result<std::unique_ptr<journal>> journal::open(const std::string& dir, sync_mode
       auto end = prev.rfind('\n', prev.size() >= 2 ? prev.size() - 2 : 0);
       auto line = std::string_view(prev).substr(end == std::string::npos ? 0 : end + 1);
       if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-      if (auto rec = decode_record(line)) last_seq = rec->seq;
+      if (auto rec = decode_record(line, false)) {
+        last_seq = rec->seq;
+        j->last_hash_ = rec->hash;
+      }
     }
     j->fd_ = ::open(segs.back().c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (j->fd_ < 0) return make_error("audit journal " + segs.back().string() + ": " + errno_text(errno));
     j->size_ = good;
   }
   j->next_seq_ = std::max(last_seq + 1, min_next_seq);
+  if (j->last_hash_.empty()) j->last_hash_ = genesis_hash;
   if (j->fd_ < 0) {
     if (auto s = j->open_segment(j->next_seq_); !s) return error{s.err()};
   }
@@ -215,7 +248,8 @@ status journal::open_segment(std::int64_t first_seq) {
   return {};
 }
 
-status journal::append(std::string_view lines, std::int64_t count) {
+status journal::append(std::string_view lines, std::int64_t count,
+                       const std::string& new_last_hash) {
   if (lines.empty()) return {};
   if (size_ >= segment_bytes_) {
     if (auto s = open_segment(next_seq_); !s) return s;
@@ -239,6 +273,7 @@ status journal::append(std::string_view lines, std::int64_t count) {
   }
   size_ += lines.size();
   next_seq_ += count;
+  last_hash_ = new_last_hash;
   return {};
 }
 
@@ -260,7 +295,7 @@ status journal::read(const std::string& dir, std::int64_t after,
     while (pos < data.size()) {
       auto nl = data.find('\n', pos);
       if (nl == std::string::npos) break;  // torn tail being written right now
-      auto rec = decode_record(std::string_view(data).substr(pos, nl - pos));
+      auto rec = decode_record(std::string_view(data).substr(pos, nl - pos), false);
       if (!rec)
         return make_error("audit journal " + segs[i].string() + ": bad record at byte " +
                           std::to_string(pos) + ": " + rec.err());

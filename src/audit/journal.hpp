@@ -18,9 +18,15 @@ namespace gh::audit {
 
 using record = store::audit_record;
 
-// Appends the canonical line for `r` (with its seq) to `out`, newline included.
-void encode_record(const record& r, std::string& out);
-[[nodiscard]] result<record> decode_record(std::string_view line);
+// The hash of "no previous event": 64 zeros.
+extern const std::string genesis_hash;
+
+// Appends the journal line for `r` (with its seq) chained to `prev_hash` to `out`, newline
+// included; sets r.prev_hash and r.hash.
+void encode_record(record& r, std::string_view prev_hash, std::string& out);
+// Parses a journal line (without its newline). Also checks the line is exactly the canonical
+// encoding of what it holds and that its hash matches; `verified=false` skips the hash check.
+[[nodiscard]] result<record> decode_record(std::string_view line, bool verified = true);
 
 enum class sync_mode {
   write,  // in the OS page cache when write(2) returns: survives kill -9 of the gateway
@@ -40,9 +46,12 @@ class journal {
   journal& operator=(const journal&) = delete;
 
   [[nodiscard]] std::int64_t next_seq() const { return next_seq_; }
-  // Writes encoded lines holding seqs next_seq() .. next_seq()+count-1, all or nothing: on any
-  // failure the file is cut back to where it was and next_seq() is unchanged.
-  [[nodiscard]] status append(std::string_view lines, std::int64_t count);
+  [[nodiscard]] const std::string& last_hash() const { return last_hash_; }
+  // Writes encoded lines holding seqs next_seq() .. next_seq()+count-1 whose last hash is
+  // `new_last_hash`, all or nothing: on any failure the file is cut back to where it was and
+  // next_seq()/last_hash() are unchanged.
+  [[nodiscard]] status append(std::string_view lines, std::int64_t count,
+                              const std::string& new_last_hash);
 
   // Calls fn for every record with seq > after, in order, across segments.
   [[nodiscard]] static status read(const std::string& dir, std::int64_t after,
@@ -59,6 +68,7 @@ class journal {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::int64_t next_seq_ = 1;
+  std::string last_hash_;
 };
 
 }  // namespace gh::audit

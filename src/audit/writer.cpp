@@ -1,6 +1,12 @@
 #include "audit/writer.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 
 #include "core/log.hpp"
 
@@ -48,8 +54,45 @@ result<std::int64_t> catch_up(store::store& st, const std::string& journal_dir) 
 }
 
 writer::writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index,
-               std::string journal_dir)
-    : journal_(std::move(j)), index_(std::move(index)), journal_dir_(std::move(journal_dir)) {}
+               std::string journal_dir, std::unique_ptr<signer> sign, checkpoint_policy cp)
+    : journal_(std::move(j)),
+      signer_(std::move(sign)),
+      cp_(cp),
+      index_(std::move(index)),
+      journal_dir_(std::move(journal_dir)) {}
+
+void writer::queue_checkpoint_locked() {
+  if (!signer_ || unsigned_events_ == 0) return;
+  for (const auto& r : queued_)
+    if (r.kind == checkpoint_kind) return;
+  record r;
+  r.ts_us = now_us();
+  r.kind = std::string(checkpoint_kind);
+  queued_.push_back(std::move(r));
+}
+
+void writer::fill_checkpoint(record& r, const std::string& head_hash) const {
+  boost::json::object d;
+  d["head_seq"] = r.seq - 1;
+  d["head_hash"] = head_hash;
+  d["key_id"] = signer_->key_id();
+  d["sig"] = signer_->sign_base64(checkpoint_message(r.seq - 1, head_hash));
+  r.detail = boost::json::serialize(d);
+}
+
+void writer::write_head(const record& cp) const {
+  // head.json: the newest checkpoint line itself, replaced atomically.
+  std::string line;
+  record copy = cp;
+  encode_record(copy, cp.prev_hash, line);
+  auto path = std::filesystem::path(journal_dir_) / head_file;
+  auto tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (ok) std::rename(tmp.c_str(), path.c_str());
+}
 
 writer::~writer() { stop(); }
 
@@ -69,6 +112,9 @@ void writer::stop() {
   for (;;) {
     std::unique_lock lk(mu_);
     if (!writing_) {
+      // The shutdown checkpoint signs everything written.
+      if (!queued_.empty()) (void)lead(lk);
+      queue_checkpoint_locked();
       if (!queued_.empty()) (void)lead(lk);
       break;
     }
@@ -141,11 +187,14 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
     lk.unlock();
     lines.clear();
     auto seq = journal_->next_seq();
+    std::string prev = journal_->last_hash();
     for (auto& r : batch) {
       r.seq = seq++;
-      encode_record(r, lines);
+      if (r.kind == checkpoint_kind) fill_checkpoint(r, prev);
+      encode_record(r, prev, lines);
+      prev = r.hash;
     }
-    auto st = journal_->append(lines, static_cast<std::int64_t>(batch.size()));
+    auto st = journal_->append(lines, static_cast<std::int64_t>(batch.size()), prev);
     std::string err = st ? std::string() : st.err();
     if (first) {
       first_outcome = err;
@@ -160,6 +209,14 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
     if (st) {
       stats_.committed_events += batch.size();
       ++stats_.commits;
+      for (const auto& r : batch) {
+        if (r.kind == checkpoint_kind) {
+          unsigned_events_ = 0;
+          write_head(r);
+        } else if (unsigned_events_++ == 0) {
+          first_unsigned_ = std::chrono::steady_clock::now();
+        }
+      }
       if (to_index_.size() + batch.size() > max_index_backlog) {
         to_index_.clear();
         index_lagging_ = true;
@@ -185,8 +242,11 @@ void writer::run_indexer() {
     index_cv_.wait_for(lk, lazy_flush, [&] {
       return index_stop_ || to_index_.size() >= index_wake_backlog;
     });
-    if (!queued_.empty() && !writing_) (void)lead(lk);
     auto now = std::chrono::steady_clock::now();
+    if (!writing_ && unsigned_events_ > 0 &&
+        (unsigned_events_ >= cp_.every_events || now - first_unsigned_ >= cp_.every))
+      queue_checkpoint_locked();
+    if (!queued_.empty() && !writing_) (void)lead(lk);
     if (!index_stop_ && now < next_index && to_index_.size() < index_wake_backlog) continue;
     next_index = now + index_interval;
     if (to_index_.empty() && !index_lagging_) {

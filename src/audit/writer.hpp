@@ -9,6 +9,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -19,13 +20,25 @@
 #include <vector>
 
 #include "audit/journal.hpp"
+#include "audit/signer.hpp"
 #include "store/store.hpp"
 
 namespace gh::audit {
 
 using record = store::audit_record;
 
+// Kind of the signed checkpoint events in the chain.
+inline constexpr std::string_view checkpoint_kind = "audit.checkpoint";
+// The latest checkpoint is also kept beside the journal (head.json), so a trail cut back past
+// its last checkpoint is detected.
+inline constexpr std::string_view head_file = "head.json";
+
 [[nodiscard]] std::int64_t now_us();
+
+struct checkpoint_policy {
+  std::int64_t every_events = 1000;         // sign the head after this many events...
+  std::chrono::milliseconds every{10'000};  // ...or this long after the first unsigned one
+};
 
 // Copies journal records the store does not have yet into it (startup, and `audit export` from
 // another process). Returns how many were added.
@@ -64,7 +77,9 @@ class writer {
     std::unique_ptr<base> impl_;
   };
 
-  writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index, std::string journal_dir);
+  // `sign` signs checkpoints (none: no checkpoints, for tools that only read).
+  writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index, std::string journal_dir,
+         std::unique_ptr<signer> sign = nullptr, checkpoint_policy cp = {});
   ~writer();
   writer(const writer&) = delete;
   writer& operator=(const writer&) = delete;
@@ -106,8 +121,16 @@ class writer {
   // Returns the outcome of its first write, which holds everything queued when it was called.
   std::string lead(std::unique_lock<std::mutex>& lk);
   void run_indexer();
+  // Puts a checkpoint event in the queue if there are unsigned events (mu_ held).
+  void queue_checkpoint_locked();
+  void fill_checkpoint(record& r, const std::string& head_hash) const;
+  void write_head(const record& checkpoint) const;
 
   std::unique_ptr<journal> journal_;
+  std::unique_ptr<signer> signer_;
+  checkpoint_policy cp_;
+  std::int64_t unsigned_events_ = 0;  // written since the last checkpoint
+  std::chrono::steady_clock::time_point first_unsigned_{};
   std::unique_ptr<store::store> index_;
   std::string journal_dir_;
 

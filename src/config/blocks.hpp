@@ -14,7 +14,8 @@
 namespace gh::config {
 
 struct yaml_ctx {
-  std::string file;  // for error messages
+  std::string file;      // for error messages
+  std::string base_dir;  // absolute directory of the config file, for relative paths
 };
 
 [[nodiscard]] int yaml_line(const YAML::Node& n);

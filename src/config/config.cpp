@@ -628,8 +628,9 @@ class parser {
     if (!item.IsMap()) return fail(line, path, "expected a mapping with name, type, host, ...");
     auto sec = read_section(item, line, path,
                             {"name", "type", "host", "port", "database", "user", "password", "tls",
-                             "tls_ca", "allow_groups"},
-                            {"masking", "guardrails", "reviews", "access", "recording"});
+                             "tls_ca", "allow_groups", "masking", "guardrails", "reviews",
+                             "on_parse_error", "access", "access_window"},
+                            {"recording"});
     if (!sec) return error{sec.err()};
     connection_config c;
     c.line = sec->line;
@@ -717,7 +718,7 @@ class parser {
       if (!g) return error{g.err()};
       c.allow_groups = std::move(*g);
     }
-    const yaml_ctx ctx{display_name(file_)};
+    const yaml_ctx ctx{display_name(file_), base_.string()};
     if (const entry* e = sec->find("masking"))
       if (auto s = parse_masking(e->value, ctx, e->path, e->line, c.masking); !s) return error{s.err()};
     if (const entry* e = sec->find("guardrails"))
@@ -726,7 +727,52 @@ class parser {
     if (const entry* e = sec->find("reviews"))
       if (auto s = parse_reviews(e->value, ctx, e->path, e->line, c.reviews); !s)
         return error{s.err()};
+    if (auto s = parse_guard_settings(*sec, c); !s) return error{s.err()};
     return c;
+  }
+
+  // on_parse_error, access, access_window, and the checks that tie guardrails and reviews
+  // together: anything that can end in a review needs someone who may approve it.
+  [[nodiscard]] status parse_guard_settings(const section& sec, connection_config& c) const {
+    const bool pg = c.type == conn_type::postgres;
+    for (std::string_view key : {"guardrails", "on_parse_error"}) {
+      if (const entry* e = sec.find(key); e != nullptr && !pg) {
+        return fail(*e, "only valid for type postgres (SQL statement rules)");
+      }
+    }
+    if (const entry* e = sec.find("on_parse_error")) {
+      auto a = enumerated<guard_action>(*e, {{"deny", guard_action::deny},
+                                             {"review", guard_action::review},
+                                             {"allow", guard_action::allow}});
+      if (!a) return error{a.err()};
+      c.on_parse_error = *a;
+      c.on_parse_error_line = e->line;
+    }
+    if (const entry* e = sec.find("access")) {
+      auto a = enumerated<access_mode>(*e, {{"direct", access_mode::direct},
+                                            {"review", access_mode::review}});
+      if (!a) return error{a.err()};
+      c.access = *a;
+      c.access_line = e->line;
+    }
+    if (const entry* e = sec.find("access_window")) {
+      if (c.access != access_mode::review) return fail(*e, "only valid with access: review");
+      auto d = duration(*e, true);
+      if (!d) return error{d.err()};
+      c.access_window = *d;
+    }
+    if (c.reviews.present && !c.reviews.approvers.empty()) return {};
+    const std::string need = "needs reviews.approvers on this connection (who may approve)";
+    if (const entry* e = sec.find("access"); e != nullptr && c.access == access_mode::review)
+      return fail(*e, "access: review " + need);
+    if (const entry* e = sec.find("on_parse_error");
+        e != nullptr && c.on_parse_error == guard_action::review)
+      return fail(*e, "on_parse_error: review " + need);
+    for (const auto& r : c.guardrails) {
+      if (r.action == guard_action::review)
+        return fail(r.action_line, r.path + ".action", "review " + need);
+    }
+    return {};
   }
 
   [[nodiscard]] status parse_audit(const child& c, audit_config& a) const {
@@ -829,6 +875,14 @@ status check_secrets(const config& cfg) {
     if (u.api_key.empty()) continue;
     if (auto r = u.api_key.resolve(); !r) {
       return located(cfg.path, u.api_key_line, indexed("identity.users", i) + ".api_key", r.err());
+    }
+  }
+  for (std::size_t i = 0; i < cfg.connections.size(); ++i) {
+    const auto& n = cfg.connections[i].reviews.notify;
+    if (!n || n->secret.empty()) continue;
+    if (auto r = n->secret.resolve(); !r) {
+      return located(cfg.path, n->secret_line,
+                     indexed("connections", i) + ".reviews.notify.secret", r.err());
     }
   }
   return {};

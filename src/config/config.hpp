@@ -10,20 +10,10 @@
 
 #include "config/guardrails.hpp"
 #include "config/masking.hpp"
+#include "config/secret.hpp"
 #include "core/result.hpp"
 
 namespace gh::config {
-
-// A secret as written in config: "env:NAME", "file:PATH" or a literal. resolve() reads it.
-// The resolved value is never logged; describe() gives a safe description ("env:NAME").
-// load_config() rewrites a relative file: PATH to an absolute one, so resolve() works from any cwd.
-// resolve() refuses an empty value: an empty API key or password would let anyone in.
-struct secret_ref {
-  std::string spec;  // as written
-  [[nodiscard]] result<std::string> resolve() const;
-  [[nodiscard]] std::string describe() const;
-  [[nodiscard]] bool empty() const { return spec.empty(); }
-};
 
 enum class client_tls { require, prefer };
 enum class upstream_tls { disable, prefer, require, verify_full };
@@ -96,8 +86,16 @@ struct connection_config {
   std::string tls_ca;  // CA file for verify-full; empty -> system store
   std::vector<std::string> allow_groups;
   masking_config masking;
-  std::vector<guard_rule_config> guardrails;
+  std::vector<guard_rule_config> guardrails;  // ordered, first match wins (postgres only)
   reviews_config reviews;
+  // What a statement that does not parse gets (postgres only): deny unless configured.
+  guard_action on_parse_error = guard_action::deny;
+  int on_parse_error_line = 0;
+  // access: review -> a session opens only after an approver says yes; the approval lets that
+  // user open sessions on this connection for access_window.
+  access_mode access = access_mode::direct;
+  std::chrono::milliseconds access_window{60 * 60 * 1000};
+  int access_line = 0;
   int line = 0;
   int password_line = 0;  // line of `password:`, for check_secrets() errors
 };

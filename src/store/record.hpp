@@ -23,6 +23,10 @@ struct audit_record {
   std::int64_t duration_us = -1;
   std::string reason;  // close reason, refusal reason, failure reason
   std::string detail;  // JSON object text, may be empty
+  // Hash chain (set by the audit journal): hash = SHA-256 of the canonical line that ends with
+  // "prev":"<previous event's hash>". See docs/AUDIT.md.
+  std::string prev_hash;
+  std::string hash;
 };
 
 struct audit_filter {

@@ -114,7 +114,14 @@ class sqlite_store final : public store {
         return make_error("sqlite prepare: " + std::string(sqlite3_errmsg(db_)));
     }
     if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
-    for (auto& r : records) {
+    // Seqs handed out here are taken back unless the transaction commits (all or nothing); a seq
+    // the caller brought (from the journal) is left as it was.
+    std::vector<std::size_t> assigned;
+    auto take_back = [&] {
+      for (auto i : assigned) records[i].seq = 0;
+    };
+    for (std::size_t idx = 0; idx < records.size(); ++idx) {
+      auto& r = records[idx];
       sqlite3_reset(insert_);
       auto text = [&](int i, const std::string& v) {
         sqlite3_bind_text(insert_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
@@ -140,13 +147,18 @@ class sqlite_store final : public store {
         std::string m = sqlite3_errmsg(db_);
         sqlite3_reset(insert_);
         (void)exec("ROLLBACK");
+        take_back();
         return make_error("sqlite insert: " + m);
       }
-      if (r.seq == 0) r.seq = sqlite3_last_insert_rowid(db_);
+      if (r.seq == 0) {
+        r.seq = sqlite3_last_insert_rowid(db_);
+        assigned.push_back(idx);
+      }
     }
     sqlite3_reset(insert_);
     if (auto s = exec("COMMIT"); !s) {
       (void)exec("ROLLBACK");
+      take_back();
       return s;
     }
     return {};

@@ -388,7 +388,7 @@ TEST(ConfigParse, ReservedKeysAreAcceptedButStillChecked) {
   EXPECT_TRUE(r.err().starts_with("demo.yaml:11: connections[0].masking: duplicate key"))
       << r.err();
   auto ok = parse_config(minimal +
-                             "    access: {anything: [goes]}\n    recording: yes\n"
+                             "    recording: {anything: [goes]}\n"
                              "masking: 1\nguardrails: []\nreviews: {}\nnotifications: x\n"
                              "audit:\n  sink: s3\n  retention: 30d\n",
                          "demo.yaml");
