@@ -196,7 +196,7 @@ bool v_card(std::string_view s, std::uint32_t to, detail::span32& out) {
     std::size_t b = gb[k - 1];
     if (k == ng) {
       if (!clean_left(s, b)) continue;
-    } else if (gl[k] != 4 || k + 1 < ng) {
+    } else if (gl[k] == 4 || k + 1 < ng) {
       // A suffix of a longer grouped number is accepted only when one stray group precedes it
       // ("qty 1 4111 1111 ...") — not inside a long run of groups.
       continue;
@@ -926,7 +926,7 @@ std::vector<detail::builtin_def> make_builtins() {
   add("ipv6", "[IP]", "IPv6 address (full or ::-compressed, validated with inet_pton)", 0.8f,
       normalise::lower,
       {{"(?i)[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}\\b", check::ipv6},
-       {"(?i)::[0-9a-f]{1,4}\\b", check::ipv6}});
+       {"(?i)::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4}\\b", check::ipv6}});
   add("iban", "[IBAN]", "IBAN: country code, check digits, country length, mod-97 == 1", 0.95f,
       normalise::alnum_upper,
       {{"[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\\b", check::iban}});

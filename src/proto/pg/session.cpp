@@ -9,6 +9,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/json.hpp>
 
+#include "core/crypto.hpp"
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "net/tls.hpp"
@@ -38,9 +39,27 @@ std::string random_hex(std::size_t n) {
   return s;
 }
 
+// Statement text as the audit trail keeps it: whole up to 16 KiB; beyond that the head, the
+// size and a SHA-256 of the whole, so a bulk INSERT cannot bloat the trail yet stays provable.
+std::string audit_statement_text(std::string_view sql) {
+  constexpr std::size_t max_text = 16 * 1024;
+  if (sql.size() <= max_text) return std::string(sql);
+  std::string out(sql.substr(0, max_text));
+  out += "... [truncated: " + std::to_string(sql.size()) + " bytes, sha256 " +
+         crypto::sha256_hex(sql) + "]";
+  return out;
+}
+
 bool is_eof(const net::error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::ssl::error::stream_truncated || ec == asio::error::broken_pipe;
+}
+
+// Asio turns on SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its ~16 KB record buffers whenever
+// they drain and allocates them again for the next record: two heap allocations per record in
+// each direction while a result streams. Keep them for the life of the session instead.
+void keep_tls_buffers(SSL* ssl) {
+  if (ssl != nullptr) SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 }
 
 }  // namespace
@@ -280,6 +299,7 @@ asio::awaitable<bool> session::startup() {
         co_return false;
       }
       auto ec = co_await client_.tls_accept(*ctx_.client_tls);
+      keep_tls_buffers(client_.native_ssl());
       if (ec) {
         close("TLS handshake with client failed: " + ec.message());
         log::warn("pg", "client TLS handshake failed",
@@ -508,6 +528,7 @@ asio::awaitable<bool> session::connect_upstream() {
       bool verify = c.tls == config::upstream_tls::verify_full;
       std::string verify_err;
       auto hec = co_await upstream_->tls_connect(*it->second, [&](SSL* ssl) {
+        keep_tls_buffers(ssl);
         if (!verify) return;
         if (auto s = net::set_client_verify_host(ssl, c.host); !s) {
           verify_err = s.err();
@@ -710,7 +731,7 @@ asio::awaitable<void> session::client_to_server() {
           pending p{next_stmt_id_++, true, 0, audit::now_us(), {}};
           auto r = base_record("statement");
           r.stmt_id = p.stmt_id;
-          r.statement = std::string(*q);
+          r.statement = audit_statement_text(*q);
           r.param_count = 0;
           recs.push_back(std::move(r));
           pending_.push_back(std::move(p));
@@ -737,7 +758,7 @@ asio::awaitable<void> session::client_to_server() {
           auto r = base_record("statement");
           r.stmt_id = p.stmt_id;
           if (it != portals_.end() && it->second.statement) {
-            r.statement = *it->second.statement;
+            r.statement = audit_statement_text(*it->second.statement);
             r.param_count = it->second.params;
           } else {
             r.statement = "<unknown portal \"" + std::string(m->portal) + "\">";
