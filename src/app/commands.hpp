@@ -18,6 +18,8 @@ int cmd_version(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);
 int cmd_check_config(const std::vector<std::string>& args);
 int cmd_audit(const std::vector<std::string>& args);
+int cmd_sessions(const std::vector<std::string>& args, bool replay);
+int cmd_mask(const std::vector<std::string>& args);
 
 // Parses "--name value" / "--name=value" flags. Unknown flags, missing values and stray arguments
 // are errors. `bool_flags` take no value. Sets help=true on --help/-h.

@@ -35,6 +35,7 @@ struct audit_filter {
   std::string user;
   std::string connection;
   std::string kind;
+  std::string session_id;
 };
 
 }  // namespace gh::store

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "store/sqlite_reviews.hpp"
 #include "store/store.hpp"
 
 namespace gh::store {
@@ -31,7 +32,40 @@ CREATE TABLE audit_events(
 CREATE INDEX audit_events_ts ON audit_events(ts_us);
 CREATE INDEX audit_events_user ON audit_events(user_name, ts_us);
 CREATE INDEX audit_events_connection ON audit_events(connection, ts_us);
-CREATE INDEX audit_events_stmt ON audit_events(session_id, stmt_id) WHERE kind = 'statement.result';
+CREATE INDEX audit_events_stmt ON audit_events(session_id, stmt_id);
+)sql",
+    // 2: reviews (src/review). The policy a review is decided by is copied into its row.
+    R"sql(
+CREATE TABLE reviews(
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  expires_us INTEGER NOT NULL,
+  requester TEXT NOT NULL,
+  requester_groups TEXT NOT NULL DEFAULT '',
+  connection TEXT NOT NULL DEFAULT '',
+  session_id TEXT NOT NULL DEFAULT '',
+  client_addr TEXT NOT NULL DEFAULT '',
+  statement TEXT NOT NULL DEFAULT '',
+  rule TEXT NOT NULL DEFAULT '',
+  approvers TEXT NOT NULL DEFAULT '',
+  min_approvals INTEGER NOT NULL DEFAULT 1,
+  self_approval INTEGER NOT NULL DEFAULT 0,
+  access_window_ms INTEGER NOT NULL DEFAULT 0,
+  decided_by TEXT NOT NULL DEFAULT '',
+  reason TEXT NOT NULL DEFAULT '',
+  decided_us INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX reviews_status ON reviews(status, created_us);
+CREATE INDEX reviews_requester ON reviews(requester, connection, created_us);
+CREATE TABLE review_approvals(
+  review_id TEXT NOT NULL REFERENCES reviews(id),
+  ordinal INTEGER NOT NULL,
+  user_name TEXT NOT NULL,
+  at_us INTEGER NOT NULL,
+  PRIMARY KEY(review_id, ordinal)
+);
 )sql",
 };
 
@@ -190,6 +224,7 @@ class sqlite_store final : public store {
     if (!f.user.empty()) sql += " AND e.user_name = ?3";
     if (!f.connection.empty()) sql += " AND e.connection = ?4";
     if (!f.kind.empty()) sql += " AND e.kind = ?5";
+    if (!f.session_id.empty()) sql += " AND e.session_id = ?6";
     sql += " ORDER BY e.seq";
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
@@ -201,6 +236,8 @@ class sqlite_store final : public store {
     if (!f.connection.empty())
       sqlite3_bind_text(raw, 4, f.connection.c_str(), -1, SQLITE_TRANSIENT);
     if (!f.kind.empty()) sqlite3_bind_text(raw, 5, f.kind.c_str(), -1, SQLITE_TRANSIENT);
+    if (!f.session_id.empty())
+      sqlite3_bind_text(raw, 6, f.session_id.c_str(), -1, SQLITE_TRANSIENT);
     audit_record r;
     auto col = [&](int i) {
       auto p = sqlite3_column_text(raw, i);
@@ -228,6 +265,17 @@ class sqlite_store final : public store {
     }
     if (rc != SQLITE_DONE) return make_error("sqlite scan: " + std::string(sqlite3_errmsg(db_)));
     return {};
+  }
+
+  status create_review(const review_row& r) override { return detail::create_review(db_, r); }
+  result<std::optional<review_row>> get_review(const std::string& id) override {
+    return detail::get_review(db_, id);
+  }
+  result<std::vector<review_row>> list_reviews(const review_filter& f) override {
+    return detail::list_reviews(db_, f);
+  }
+  result<bool> update_review(const review_row& r, std::string_view expected_status) override {
+    return detail::update_review(db_, r, expected_status);
   }
 
  private:

@@ -1,0 +1,192 @@
+// `gatehouse sessions`: recorded sessions from the audit index. A database session's recording is
+// its statement timeline (text as recorded, masked; timings, outcomes, row counts; never results).
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "app/timefmt.hpp"
+#include "audit/writer.hpp"
+#include "config/config.hpp"
+#include "store/store.hpp"
+
+namespace gh::app {
+
+namespace {
+
+const char* sessions_help =
+    "usage: gatehouse sessions list --config FILE [--user U] [--connection C] [--since T]\n"
+    "       gatehouse sessions show ID --config FILE\n"
+    "       gatehouse replay ID --config FILE [--speed N]\n"
+    "\n"
+    "list    recorded sessions, newest last: who, where from, when, how long, how it ended\n"
+    "show    one session: its details and statement timeline\n"
+    "replay  plays a session back: statements appear with their original timing divided by N\n"
+    "        (--speed 0: at once)\n";
+
+struct session_row {
+  store::audit_record start;
+  std::optional<store::audit_record> end;
+};
+
+result<std::unique_ptr<store::store>> open_index(const config::config& cfg) {
+  auto st = store::open_store(cfg.store.url);
+  if (!st) return st;
+  if (auto m = (*st)->migrate(); !m) return error{m.err()};
+  if (auto n = audit::catch_up(**st, audit_journal_dir(cfg)); !n) return error{n.err()};
+  return st;
+}
+
+std::string fmt_duration_us(std::int64_t us) {
+  char buf[32];
+  if (us < 0) return "-";
+  if (us < 1000) std::snprintf(buf, sizeof buf, "%lldus", static_cast<long long>(us));
+  else if (us < 1'000'000) std::snprintf(buf, sizeof buf, "%.1fms", static_cast<double>(us) / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(us) / 1e6);
+  return buf;
+}
+
+std::string detail_field(const std::string& detail, const char* key) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(detail, ec);
+  if (ec || !v.is_object()) return {};
+  auto* p = v.as_object().if_contains(key);
+  if (p == nullptr) return {};
+  if (p->is_string()) return std::string(p->as_string());
+  return boost::json::serialize(*p);
+}
+
+int list_sessions(store::store& st, std::map<std::string, std::string>& v) {
+  store::audit_filter f;
+  f.user = v["user"];
+  f.connection = v["connection"];
+  if (v.count("since")) {
+    auto t = parse_time(v["since"]);
+    if (!t) {
+      std::fprintf(stderr, "gatehouse sessions: --since: %s\n", t.err().c_str());
+      return 2;
+    }
+    f.since_us = *t;
+  }
+  std::vector<session_row> rows;
+  std::map<std::string, std::size_t> by_id;
+  f.kind = "session.start";
+  auto s = st.scan(f, [&](const store::audit_record& r) {
+    by_id[r.session_id] = rows.size();
+    rows.push_back({r, std::nullopt});
+  });
+  f.kind = "session.end";
+  if (s) {
+    s = st.scan(f, [&](const store::audit_record& r) {
+      auto it = by_id.find(r.session_id);
+      if (it != by_id.end()) rows[it->second].end = r;
+    });
+  }
+  if (!s) {
+    std::fprintf(stderr, "gatehouse sessions: %s\n", s.err().c_str());
+    return 1;
+  }
+  std::printf("%-16s  %-12s  %-12s  %-21s  %-27s  %9s  %6s  %s\n", "SESSION", "USER", "CONNECTION",
+              "CLIENT", "STARTED", "DURATION", "STMTS", "ENDED");
+  for (const auto& r : rows) {
+    std::string stmts = r.end ? detail_field(r.end->detail, "statements") : "";
+    std::printf("%-16s  %-12s  %-12s  %-21s  %-27s  %9s  %6s  %s\n", r.start.session_id.c_str(),
+                r.start.user.c_str(), r.start.connection.c_str(), r.start.client_addr.c_str(),
+                format_ts(r.start.ts_us).c_str(),
+                r.end ? fmt_duration_us(r.end->duration_us).c_str() : "live?",
+                stmts.empty() ? "-" : stmts.c_str(), r.end ? r.end->reason.c_str() : "");
+  }
+  return 0;
+}
+
+int show_session(store::store& st, const std::string& id, bool replay, double speed) {
+  store::audit_filter f;
+  f.session_id = id;
+  std::vector<store::audit_record> events;
+  auto s = st.scan(f, [&](const store::audit_record& r) { events.push_back(r); });
+  if (!s) {
+    std::fprintf(stderr, "gatehouse sessions: %s\n", s.err().c_str());
+    return 1;
+  }
+  if (events.empty()) {
+    std::fprintf(stderr, "gatehouse sessions: no session %s\n", id.c_str());
+    return 1;
+  }
+  const auto& first = events.front();
+  std::printf("session     %s\nuser        %s (%s)\nconnection  %s\nclient      %s\nstarted     %s\n",
+              id.c_str(), first.user.c_str(), first.groups.c_str(), first.connection.c_str(),
+              first.client_addr.c_str(), format_ts(first.ts_us).c_str());
+  std::printf("\n%12s  %-8s  %8s  %9s  %s\n", "+OFFSET", "OUTCOME", "ROWS", "DURATION", "EVENT");
+  std::int64_t prev = first.ts_us;
+  for (const auto& e : events) {
+    if (e.kind == "statement.result") continue;  // folded into its statement
+    if (replay && speed > 0) {
+      auto wait = static_cast<std::int64_t>(static_cast<double>(e.ts_us - prev) / speed);
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::microseconds(std::min<std::int64_t>(wait, 60'000'000)));
+    }
+    prev = e.ts_us;
+    std::string what = e.kind == "statement" ? e.statement : e.kind + (e.reason.empty() ? "" : ": " + e.reason);
+    std::printf("%12s  %-8s  %8s  %9s  %s\n", fmt_duration_us(e.ts_us - first.ts_us).c_str(),
+                e.outcome.empty() ? "-" : e.outcome.c_str(),
+                e.rows >= 0 ? std::to_string(e.rows).c_str() : "-",
+                e.kind == "statement" ? fmt_duration_us(e.duration_us).c_str() : "",
+                what.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_sessions(const std::vector<std::string>& args, bool replay) {
+  auto f = parse_flags(args, {"config", "user", "connection", "since", "speed"}, {}, 2);
+  if (f.help) {
+    std::fputs(sessions_help, stdout);
+    return 0;
+  }
+  auto usage = [&](const std::string& m) {
+    std::fprintf(stderr, "gatehouse %s: %s\n%s", replay ? "replay" : "sessions", m.c_str(),
+                 sessions_help);
+    return 2;
+  };
+  if (!f.error.empty()) return usage(f.error);
+  if (!f.values.count("config")) return usage("--config FILE is required");
+  std::string sub = replay ? "replay" : (f.positional.empty() ? "" : f.positional[0]);
+  std::string id;
+  if (replay) {
+    if (f.positional.size() != 1) return usage("replay takes one session id");
+    id = f.positional[0];
+  } else if (sub == "show") {
+    if (f.positional.size() != 2) return usage("show takes one session id");
+    id = f.positional[1];
+  } else if (sub != "list" || f.positional.size() != 1) {
+    return usage("expected list or show ID");
+  }
+  double speed = 1.0;
+  if (f.values.count("speed")) {
+    try {
+      speed = std::stod(f.values["speed"]);
+    } catch (...) {
+      return usage("--speed takes a number");
+    }
+    if (speed < 0) return usage("--speed takes a number >= 0");
+  }
+  auto cfg = config::load_config(f.values["config"]);
+  if (!cfg) {
+    std::fprintf(stderr, "%s\n", cfg.err().c_str());
+    return 2;
+  }
+  auto st = open_index(*cfg);
+  if (!st) {
+    std::fprintf(stderr, "gatehouse sessions: %s\n", st.err().c_str());
+    return 1;
+  }
+  if (sub == "list") return list_sessions(**st, f.values);
+  return show_session(**st, id, replay, speed);
+}
+
+}  // namespace gh::app
