@@ -156,7 +156,10 @@ int cmd_serve(const std::vector<std::string>& args) {
   const std::string journal_dir = audit_journal_dir(cfg);
   auto max_seq = (*st)->max_seq();
   if (!max_seq) return fatal(max_seq.err());
-  auto jr = audit::journal::open(journal_dir, audit::sync_mode::write, *max_seq + 1);
+  auto jr = audit::journal::open(
+      journal_dir,
+      cfg.audit.sync == config::audit_sync::fsync ? audit::sync_mode::fsync : audit::sync_mode::write,
+      *max_seq + 1, cfg.audit.segment_size);
   if (!jr) return fatal(jr.err());
   // Events the index missed (a crash between journal write and indexing) go in before serving.
   if (auto n = audit::catch_up(**st, journal_dir); !n)
@@ -166,7 +169,14 @@ int cmd_serve(const std::vector<std::string>& args) {
   auto sig = audit::signer::load_or_create(audit_key_path(cfg));
   if (!sig) return fatal(sig.err());
   log::info("audit", "checkpoints are signed", {{"key_id", (*sig)->key_id()}});
-  audit::writer audit(std::move(*jr), std::move(*st), journal_dir, std::move(*sig));
+  audit::writer audit(std::move(*jr), std::move(*st), journal_dir, std::move(*sig),
+                      {cfg.audit.checkpoint_events, cfg.audit.checkpoint_interval});
+  if (cfg.audit.retention.count() > 0) {
+    // Check a tenth as often as the retention period, between once a second and once an hour.
+    auto every = std::clamp(cfg.audit.retention / 10, std::chrono::milliseconds(1000),
+                            std::chrono::milliseconds(3'600'000));
+    audit.set_retention(cfg.audit.retention, every);
+  }
   audit.start();
   ctx.audit = &audit;
 

@@ -277,6 +277,42 @@ status journal::append(std::string_view lines, std::int64_t count,
   return {};
 }
 
+result<std::vector<journal::segment_info>> journal::list_segments(const std::string& dir) {
+  std::vector<segment_info> out;
+  for (const auto& p : segments(dir)) {
+    segment_info s;
+    s.path = p.string();
+    s.first_seq = std::stoll(p.filename().string().substr(8, 20));
+    // Only the tail: the last line is all we need (a line is far below 1 MiB).
+    std::string data;
+    {
+      int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return make_error("audit journal: " + p.string() + ": " + errno_text(errno));
+      struct stat stbuf {};
+      ::fstat(fd, &stbuf);
+      auto size = static_cast<std::size_t>(stbuf.st_size);
+      auto want = std::min<std::size_t>(size, 1u << 20);
+      data.resize(want);
+      auto n = ::pread(fd, data.data(), want, static_cast<off_t>(size - want));
+      ::close(fd);
+      data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+    if (!data.empty() && data.back() == '\n') {
+      auto end = data.size() - 1;  // the final newline
+      auto start = data.rfind('\n', end - 1);
+      start = start == std::string::npos ? 0 : start + 1;
+      auto rec = decode_record(std::string_view(data).substr(start, end - start), false);
+      if (rec) {
+        s.last_seq = rec->seq;
+        s.last_ts_us = rec->ts_us;
+        s.last_hash = rec->hash;
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 status journal::read(const std::string& dir, std::int64_t after,
                      const std::function<void(record&&)>& fn) {
   auto segs = segments(dir);

@@ -53,6 +53,16 @@ class journal {
   [[nodiscard]] status append(std::string_view lines, std::int64_t count,
                               const std::string& new_last_hash);
 
+  struct segment_info {
+    std::string path;
+    std::int64_t first_seq = 0;
+    std::int64_t last_seq = 0;  // 0: empty
+    std::int64_t last_ts_us = 0;
+    std::string last_hash;
+  };
+  // The segments in order (reads each one's last line).
+  [[nodiscard]] static result<std::vector<segment_info>> list_segments(const std::string& dir);
+
   // Calls fn for every record with seq > after, in order, across segments.
   [[nodiscard]] static status read(const std::string& dir, std::int64_t after,
                                    const std::function<void(record&&)>& fn);

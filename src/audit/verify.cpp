@@ -52,14 +52,28 @@ bool chain_verifier::add(std::string_view line) {
   if (expect_seq_ == 0) {
     // The first event: either the very first (chained to genesis) or the first one kept after
     // a retention prune, which links to a hash an earlier signed checkpoint vouched for.
-    if (rec->seq != 1)
-      return fail(1, "missing: the trail starts at seq " + std::to_string(rec->seq) +
-                         "; events 1.." + std::to_string(rec->seq - 1) + " are not in it");
-    if (rec->prev_hash != genesis_hash)
+    if (rec->seq != 1) {
+      // Acceptable only if a signed `audit.pruned` event later in the trail vouches for exactly
+      // this cut: checked when it arrives and at the end.
+      prune_from_ = rec->seq;
+      prune_prev_ = rec->prev_hash;
+    } else if (rec->prev_hash != genesis_hash) {
       return fail(1, "chain broken: the first event does not start from the genesis hash");
+    }
   } else if (rec->prev_hash != prev_hash_) {
     return fail(rec->seq, "chain broken: prev hash does not match event " +
                               std::to_string(rec->seq - 1));
+  }
+  if (rec->kind == pruned_kind && prune_from_ != 0 && prune_seq_ == 0) {
+    boost::system::error_code ec;
+    auto d = boost::json::parse(rec->detail, ec);
+    if (!ec && d.is_object()) {
+      auto* t = d.as_object().if_contains("pruned_through_seq");
+      auto* h = d.as_object().if_contains("head_hash");
+      if (t && h && t->is_int64() && h->is_string() && t->as_int64() == prune_from_ - 1 &&
+          std::string_view(h->as_string()) == prune_prev_)
+        prune_seq_ = rec->seq;
+    }
   }
   if (rec->kind == checkpoint_kind) {
     boost::system::error_code ec;
@@ -99,6 +113,11 @@ bool chain_verifier::add(std::string_view line) {
 
 verify_report chain_verifier::finish(const std::optional<std::string>& head_line) {
   if (!r_.ok) return r_;
+  if (prune_from_ != 0 && (prune_seq_ == 0 || r_.last_signed_seq <= prune_seq_)) {
+    fail(1, "missing: the trail starts at seq " + std::to_string(prune_from_) + " and no signed " +
+                "retention record accounts for events 1.." + std::to_string(prune_from_ - 1));
+    return r_;
+  }
   if (gap_from_ != 0) {
     fail(gap_from_, "missing: events " + std::to_string(gap_from_) + ".." +
                         std::to_string(gap_to_ - 1) + " are not in the trail");

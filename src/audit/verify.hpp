@@ -41,7 +41,11 @@ class chain_verifier {
   std::string prev_hash_;
   std::string key_id_;
   std::int64_t line_no_ = 0;
-  std::int64_t gap_from_ = 0, gap_to_ = 0;  // a jump in seqs seen on the previous line
+  std::int64_t gap_from_ = 0, gap_to_ = 0;
+  // A trail that starts after seq 1 (retention) and the pruned event that accounts for it.
+  std::int64_t prune_from_ = 0;
+  std::string prune_prev_;
+  std::int64_t prune_seq_ = 0;  // a jump in seqs seen on the previous line
   std::string last_hash_;
   std::int64_t last_seq_ = 0;
   // Hashes of checkpointed heads, to match head.json against.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "core/log.hpp"
 
@@ -59,7 +60,19 @@ writer::writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index,
       signer_(std::move(sign)),
       cp_(cp),
       index_(std::move(index)),
-      journal_dir_(std::move(journal_dir)) {}
+      journal_dir_(std::move(journal_dir)) {
+  // The newest checkpoint before a restart bounds what retention may prune.
+  std::ifstream in(std::filesystem::path(journal_dir_) / head_file, std::ios::binary);
+  std::string line;
+  if (std::getline(in, line))
+    if (auto r = decode_record(line, false)) last_checkpoint_seq_ = r->seq;
+}
+
+void writer::set_retention(std::chrono::milliseconds retention, std::chrono::milliseconds every) {
+  std::lock_guard lk(mu_);
+  retention_ = retention;
+  retention_every_ = every;
+}
 
 void writer::queue_checkpoint_locked() {
   if (!signer_ || unsigned_events_ == 0) return;
@@ -212,6 +225,7 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
       for (const auto& r : batch) {
         if (r.kind == checkpoint_kind) {
           unsigned_events_ = 0;
+          last_checkpoint_seq_ = r.seq;
           write_head(r);
         } else if (unsigned_events_++ == 0) {
           first_unsigned_ = std::chrono::steady_clock::now();
@@ -233,16 +247,70 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
   return first_outcome;
 }
 
+result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
+  auto segs = journal::list_segments(journal_dir_);
+  if (!segs) return error{segs.err()};
+  std::int64_t signed_through = 0;
+  {
+    std::lock_guard lk(mu_);
+    signed_through = last_checkpoint_seq_;
+  }
+  // A prefix of whole segments, never the newest (the one being written).
+  std::size_t n = 0;
+  while (n + 1 < segs->size()) {
+    const auto& s = (*segs)[n];
+    if (s.last_seq == 0 || s.last_ts_us >= cutoff_us || s.last_seq >= signed_through) break;
+    ++n;
+  }
+  if (n == 0) return std::int64_t{0};
+  const auto& last = (*segs)[n - 1];
+  boost::json::object d;
+  d["pruned_through_seq"] = last.last_seq;
+  d["head_hash"] = last.last_hash;
+  d["segments"] = n;
+  d["cutoff_us"] = cutoff_us;
+  record r;
+  r.ts_us = now_us();
+  r.kind = std::string(pruned_kind);
+  r.detail = boost::json::serialize(d);
+  r.reason = "retention";
+  std::vector<record> v{std::move(r)};
+  // The prune is on record (and chained) before anything is deleted.
+  std::optional<std::string> outcome;
+  while (!(outcome = try_append_now(v))) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!outcome->empty()) return make_error("cannot record the prune: " + *outcome);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::error_code ec;
+    std::filesystem::remove((*segs)[i].path, ec);
+    if (ec) return make_error("cannot remove " + (*segs)[i].path + ": " + ec.message());
+  }
+  if (auto s = index_->prune_through(last.last_seq); !s)
+    log::warn("audit", "index prune failed; rows stay until the next run", {{"error", s.err()}});
+  log::info("audit", "retention pruned the journal",
+            {{"through_seq", std::to_string(last.last_seq)}, {"segments", std::to_string(n)}});
+  return last.last_seq - (*segs)[0].first_seq + 1;
+}
+
 void writer::run_indexer() {
   std::vector<record> batch;
   std::unique_lock lk(mu_);
   auto next_index = std::chrono::steady_clock::now() + index_interval;
+  auto next_prune = std::chrono::steady_clock::now();
   for (;;) {
     // Wake for lazy events that nobody else wrote, for the index interval, or a large backlog.
     index_cv_.wait_for(lk, lazy_flush, [&] {
       return index_stop_ || to_index_.size() >= index_wake_backlog;
     });
     auto now = std::chrono::steady_clock::now();
+    if (retention_.count() > 0 && retention_every_.count() > 0 && now >= next_prune &&
+        !index_stop_) {
+      next_prune = now + retention_every_;
+      auto cutoff = now_us() - std::chrono::duration_cast<std::chrono::microseconds>(retention_).count();
+      lk.unlock();
+      if (auto n = prune_before(cutoff); !n)
+        log::error("audit", "retention run failed", {{"error", n.err()}});
+      lk.lock();
+    }
     if (!writing_ && unsigned_events_ > 0 &&
         (unsigned_events_ >= cp_.every_events || now - first_unsigned_ >= cp_.every))
       queue_checkpoint_locked();

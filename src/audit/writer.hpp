@@ -35,6 +35,9 @@ inline constexpr std::string_view head_file = "head.json";
 
 [[nodiscard]] std::int64_t now_us();
 
+// Kind of the event that records a retention prune (signed by the next checkpoint).
+inline constexpr std::string_view pruned_kind = "audit.pruned";
+
 struct checkpoint_policy {
   std::int64_t every_events = 1000;         // sign the head after this many events...
   std::chrono::milliseconds every{10'000};  // ...or this long after the first unsigned one
@@ -101,6 +104,14 @@ class writer {
   // another thread is writing: then use async_append.
   [[nodiscard]] std::optional<std::string> try_append_now(std::vector<record>& recs);
 
+  // Retention: removes whole journal segments (and their index rows) whose newest event is older
+  // than `cutoff_us` and which lie entirely under a signed checkpoint, after recording an
+  // `audit.pruned` event naming the last pruned seq and its hash, so the rest still verifies.
+  // Returns how many events were pruned.
+  [[nodiscard]] result<std::int64_t> prune_before(std::int64_t cutoff_us);
+  // Runs prune_before(now - retention) on the indexer thread every `every` (0: never).
+  void set_retention(std::chrono::milliseconds retention, std::chrono::milliseconds every);
+
   // Queued like the others; nobody waits for it. A failure is counted and logged.
   void append_detached(record r);
   // Queued without a write of its own: it goes out with the next write anyone makes, or within
@@ -130,6 +141,9 @@ class writer {
   std::unique_ptr<signer> signer_;
   checkpoint_policy cp_;
   std::int64_t unsigned_events_ = 0;  // written since the last checkpoint
+  std::int64_t last_checkpoint_seq_ = 0;
+  std::chrono::milliseconds retention_{0};
+  std::chrono::milliseconds retention_every_{0};
   std::chrono::steady_clock::time_point first_unsigned_{};
   std::unique_ptr<store::store> index_;
   std::string journal_dir_;

@@ -776,13 +776,35 @@ class parser {
   }
 
   [[nodiscard]] status parse_audit(const child& c, audit_config& a) const {
-    // Only retention is read now; the rest of audit: belongs to later features, so any key passes.
-    auto sec = read_child(c, {"retention"}, {}, true);
+    auto sec = read_child(c,
+                          {"retention", "sync", "segment_size", "checkpoint_events",
+                           "checkpoint_interval"},
+                          {"recording"});
     if (!sec) return error{sec.err()};
     if (const entry* e = sec->find("retention")) {
       auto d = duration(*e, false);
       if (!d) return error{d.err()};
       a.retention = *d;
+    }
+    if (const entry* e = sec->find("sync")) {
+      auto s = enumerated<audit_sync>(*e, {{"write", audit_sync::write}, {"fsync", audit_sync::fsync}});
+      if (!s) return error{s.err()};
+      a.sync = *s;
+    }
+    if (const entry* e = sec->find("segment_size")) {
+      auto n = message_size(*e);
+      if (!n) return error{n.err()};
+      a.segment_size = *n;
+    }
+    if (const entry* e = sec->find("checkpoint_events")) {
+      auto n = integer(*e, 1, 100'000'000, "events between signed checkpoints");
+      if (!n) return error{n.err()};
+      a.checkpoint_events = *n;
+    }
+    if (const entry* e = sec->find("checkpoint_interval")) {
+      auto d = duration(*e, true);
+      if (!d) return error{d.err()};
+      a.checkpoint_interval = *d;
     }
     return {};
   }

@@ -18,6 +18,7 @@ namespace gh::config {
 enum class client_tls { require, prefer };
 enum class upstream_tls { disable, prefer, require, verify_full };
 enum class conn_type { postgres, ssh };
+enum class audit_sync { write, fsync };
 
 struct endpoint {
   std::string host;  // "127.0.0.1", "::1", "localhost", "0.0.0.0"
@@ -102,6 +103,10 @@ struct connection_config {
 
 struct audit_config {
   std::chrono::milliseconds retention{0};  // 0 = keep forever
+  audit_sync sync = audit_sync::write;       // write: survives kill -9; fsync: power loss too
+  std::size_t segment_size = 64u << 20;      // journal segment rotation
+  std::int64_t checkpoint_events = 1000;     // sign the chain head after this many events...
+  std::chrono::milliseconds checkpoint_interval{10'000};  // ...or this long
 };
 
 struct config {
