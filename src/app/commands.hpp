@@ -18,6 +18,7 @@ int cmd_version(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);
 int cmd_check_config(const std::vector<std::string>& args);
 int cmd_audit(const std::vector<std::string>& args);
+int cmd_reviews(const std::vector<std::string>& args);
 int cmd_sessions(const std::vector<std::string>& args, bool replay);
 int cmd_mask(const std::vector<std::string>& args);
 

@@ -21,6 +21,12 @@ const char* usage =
     "  serve --config FILE          run the gateway (all listeners in one process)\n"
     "  check-config --config FILE   validate a configuration file\n"
     "  audit export --config FILE   print audit events as JSON Lines\n"
+    "  audit verify --config FILE   verify the hash chain and signed checkpoints\n"
+    "  audit pubkey --config FILE   print the key that verifies checkpoints\n"
+    "  sessions list|show ID        recorded sessions and their statement timelines\n"
+    "  replay ID --config FILE      play a recorded session back\n"
+    "  mask [--config FILE]         mask PHI in stdin to stdout (line by line)\n"
+    "  reviews list --config FILE   the approval queue; also show|approve|reject ID\n"
     "  version                      print the version\n"
     "\n"
     "Run 'gatehouse <command> --help' for a command's options.\n";
@@ -43,6 +49,10 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return gh::app::cmd_serve(args);
   if (cmd == "check-config") return gh::app::cmd_check_config(args);
   if (cmd == "audit") return gh::app::cmd_audit(args);
+  if (cmd == "reviews") return gh::app::cmd_reviews(args);
+  if (cmd == "sessions") return gh::app::cmd_sessions(args, false);
+  if (cmd == "replay") return gh::app::cmd_sessions(args, true);
+  if (cmd == "mask") return gh::app::cmd_mask(args);
   std::fprintf(stderr, "gatehouse: unknown command '%s'\n\n%s", cmd.c_str(), usage);
   return 2;
 }

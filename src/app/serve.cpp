@@ -7,13 +7,17 @@
 #include <future>
 #include <thread>
 
+#include "api/admin_token.hpp"
+#include "api/server.hpp"
 #include "app/commands.hpp"
+#include "app/review_policy.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
 #include "core/log.hpp"
 #include "identity/identity.hpp"
 #include "net/tls.hpp"
 #include "proto/pg/server.hpp"
+#include "review/service.hpp"
 #include "store/store.hpp"
 
 namespace gh::app {
@@ -150,7 +154,8 @@ int cmd_serve(const std::vector<std::string>& args) {
     ctx.upstream_tls[c.name] = *cc;
   }
 
-  auto st = store::open_store(cfg.store.url);
+  // The gateway's own connection feeds the audit index, which the journal can rebuild.
+  auto st = store::open_store(cfg.store.url, 2000, false);
   if (!st) return fatal(st.err());
   if (auto m = (*st)->migrate(); !m) return fatal(m.err());
   const std::string journal_dir = audit_journal_dir(cfg);
@@ -179,6 +184,34 @@ int cmd_serve(const std::vector<std::string>& args) {
   }
   audit.start();
   ctx.audit = &audit;
+
+  // Reviews and the HTTP API run on their own io_context and thread (the control plane) with
+  // their own store connection; sessions reach the service through ctx.reviews.
+  auto policies = review_policies(cfg);
+  if (!policies) return fatal(policies.err());
+  asio::io_context control(1);
+  auto control_guard = asio::make_work_guard(control);
+  review::service_options review_opts;
+  review_opts.store_url = cfg.store.url;
+  review_opts.audit = &audit;
+  review_opts.policies = std::move(*policies);
+  review::service reviews(control.get_executor(), std::move(review_opts));
+  if (auto s = reviews.start(); !s) return fatal("reviews: " + s.err());
+  ctx.reviews = &reviews;
+  std::unique_ptr<api::server> api_server;
+  std::string admin_token;
+  if (!cfg.gateway.listen.api.empty()) {
+    api::server_options o;
+    o.listen = cfg.gateway.listen.api;
+    // Plain HTTP only on loopback; any other address is served with the gateway's certificate.
+    if (!api::is_loopback_host(o.listen.host)) o.tls = ctx.client_tls;
+    auto tok = api::create_admin_token(cfg.gateway.state_dir);
+    if (!tok) return fatal(tok.err());
+    admin_token = *tok;
+    o.admin_token = std::move(*tok);
+    api_server = std::make_unique<api::server>(control, reviews, *ids, &audit, std::move(o));
+    if (auto s = api_server->start(); !s) return fatal(s.err());
+  }
 
   unsigned nworkers = cfg.gateway.workers != 0 ? cfg.gateway.workers
                                                : std::max(1u, std::thread::hardware_concurrency());
@@ -221,11 +254,15 @@ int cmd_serve(const std::vector<std::string>& args) {
 
   std::vector<std::thread> threads;
   for (auto* w : workers) threads.emplace_back([w] { w->run(); });
+  std::thread control_thread([&control] { control.run(); });
   log::info("gateway", "started",
             {{"version", GATEHOUSE_VERSION}, {"workers", std::to_string(nworkers)}});
   main_ctx.run();
 
   log::info("gateway", "shutting down", {{"signal", stop_signal}});
+  if (api_server) api_server->stop();
+  // Held statements end with this reason before their sessions are closed.
+  reviews.shutdown("gatehouse is shutting down");
   pgs.shutdown("gatehouse is shutting down");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (pgs.live_sessions() > 0 && std::chrono::steady_clock::now() < deadline)
@@ -233,6 +270,10 @@ int cmd_serve(const std::vector<std::string>& args) {
   guards.clear();
   for (auto* w : workers) w->stop();
   for (auto& t : threads) t.join();
+  control_guard.reset();
+  control.stop();
+  control_thread.join();
+  if (!admin_token.empty()) api::remove_admin_token(cfg.gateway.state_dir, admin_token);
   {
     audit::record r;
     r.ts_us = audit::now_us();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
@@ -24,7 +25,13 @@ void put_str(std::string& out, std::string_view key, std::string_view v, bool fi
   out.append(key);
   out.append("\":\"");
   static const char* hex = "0123456789abcdef";
-  for (unsigned char c : v) {
+  // Copy runs of bytes that need no escaping in one go; most values have none.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(v.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out.append("\\\""); break;
       case '\\': out.append("\\\\"); break;
@@ -32,15 +39,12 @@ void put_str(std::string& out, std::string_view key, std::string_view v, bool fi
       case '\r': out.append("\\r"); break;
       case '\t': out.append("\\t"); break;
       default:
-        if (c < 0x20) {
-          out.append("\\u00");
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 15]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+        out.append("\\u00");
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
     }
   }
+  out.append(v.data() + run, v.size() - run);
   out.push_back('"');
 }
 
@@ -49,7 +53,9 @@ void put_int(std::string& out, std::string_view key, std::int64_t v, bool first 
   out.push_back('"');
   out.append(key);
   out.append("\":");
-  out.append(std::to_string(v));
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
 std::string errno_text(int e) { return std::strerror(e); }

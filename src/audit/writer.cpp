@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <unordered_map>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -291,6 +292,35 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
   return last.last_seq - (*segs)[0].first_seq + 1;
 }
 
+// Folds statement.result events into their statement event when both are in the same index
+// batch: half the index rows for the common case. The journal keeps both events.
+void writer::fold_results(std::vector<record>& batch) {
+  std::unordered_map<std::string, std::unordered_map<std::int64_t, std::size_t>> open;
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& r = batch[i];
+    if (r.kind == "statement") {
+      open[r.session_id][r.stmt_id] = out;
+    } else if (r.kind == "statement.result") {
+      auto s = open.find(r.session_id);
+      if (s != open.end()) {
+        auto it = s->second.find(r.stmt_id);
+        if (it != s->second.end()) {
+          auto& stmt = batch[it->second];
+          stmt.outcome = std::move(r.outcome);
+          stmt.rows = r.rows;
+          stmt.duration_us = r.duration_us;
+          s->second.erase(it);
+          continue;
+        }
+      }
+    }
+    if (out != i) batch[out] = std::move(batch[i]);
+    ++out;
+  }
+  batch.resize(out);
+}
+
 void writer::run_indexer() {
   std::vector<record> batch;
   std::unique_lock lk(mu_);
@@ -330,6 +360,7 @@ void writer::run_indexer() {
       auto n = catch_up(*index_, journal_dir_);
       if (!n) st = error{n.err()};
     } else {
+      fold_results(batch);
       st = index_->append(batch);
     }
     lk.lock();

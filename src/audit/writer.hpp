@@ -132,6 +132,7 @@ class writer {
   // Returns the outcome of its first write, which holds everything queued when it was called.
   std::string lead(std::unique_lock<std::mutex>& lk);
   void run_indexer();
+  static void fold_results(std::vector<record>& batch);
   // Puts a checkpoint event in the queue if there are unsigned events (mu_ held).
   void queue_checkpoint_locked();
   void fill_checkpoint(record& r, const std::string& head_hash) const;

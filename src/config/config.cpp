@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "config/blocks.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -36,6 +37,45 @@ int line_of(const YAML::Node& n) {
   auto m = n.Mark();
   return m.line >= 0 ? m.line + 1 : 1;  // null mark: an empty document has no position
 }
+
+// Counts the documents of a YAML stream from its events, building no nodes. yaml-cpp 0.7's
+// LoadAll() loops forever on some malformed input ("  a:\n ,- d\n"), adding an empty document
+// per turn until memory runs out (jbeder/yaml-cpp#1040, fixed upstream after 0.8.0 by #1319);
+// found by fuzz/config_fuzz. Walking the events first and stopping at the second document
+// allocates nothing per turn, and LoadAll() then only ever sees a single-document stream.
+class document_counter final : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  int second_line = 1;  // where the second document's first node is, as line_of() reports it
+
+  void OnDocumentStart(const YAML::Mark&) override { ++documents; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(m);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& m) {
+    if (documents == 2 && !have_second_) {
+      have_second_ = true;
+      second_line = m.line >= 0 ? m.line + 1 : 1;
+    }
+  }
+  bool have_second_ = false;
+};
 
 std::string join(std::string_view path, std::string_view key) {
   if (path.empty()) return std::string(key);
@@ -856,6 +896,17 @@ result<config> parse_config(const std::string& yaml_text, const std::string& pat
   cfg.path = path;
   cfg.base_dir = base_dir_of(path).string();
   try {
+    {
+      std::istringstream in(yaml_text);
+      YAML::Parser events(in);
+      document_counter counter;
+      while (counter.documents < 2 && events.HandleNextDocument(counter)) {
+      }
+      if (counter.documents > 1) {
+        return located(path, counter.second_line, "(top level)",
+                       "only one YAML document is allowed (found a second one)");
+      }
+    }
     std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
     if (docs.size() > 1) {
       return located(path, line_of(docs[1]), "(top level)",

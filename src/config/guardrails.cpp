@@ -1,7 +1,9 @@
 // `guardrails:` and `reviews:` of a connection. Same rules as config.cpp: unknown and duplicate
 // keys are errors, every error is "FILE:LINE: key.path: problem", nothing is accepted "mostly".
-// Regular expressions are compiled (and so fully checked) by src/guard, which has the engine;
-// guard::check_config() reports them in this same format.
+// `pattern:` is compiled here with the same Hyperscan flags src/guard uses, so a pattern the
+// engine would refuse is a config error at load (guard::check_config() re-checks when compiling).
+#include <hs.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -22,17 +24,19 @@ using keys = std::initializer_list<std::string_view>;
 
 // Sorted; keep in step with src/guard/classify.cpp (guard_test checks every class it produces
 // is listed here).
+// clang-format off
 constexpr std::array<std::string_view, 47> all_classes = {
-    "alter_other",     "alter_role",    "alter_system",   "alter_table",    "analyze",
-    "call",            "copy_from",     "copy_to",        "create_database", "create_extension",
-    "create_function", "create_index",  "create_other",   "create_role",    "create_schema",
-    "create_table",    "create_view",   "cursor",         "deallocate",     "delete",
-    "do",              "drop_database", "drop_function",  "drop_index",     "drop_other",
-    "drop_role",       "drop_schema",   "drop_table",     "drop_view",      "execute",
-    "explain",         "grant",         "insert",         "listen",         "lock",
-    "merge",           "notify",        "other",          "prepare",        "revoke",
-    "select",          "set",           "show",           "transaction",    "truncate",
-    "update",          "vacuum"};
+    "alter_other",     "alter_role",       "alter_system",    "alter_table",   "analyze",
+    "call",            "copy_from",        "copy_to",         "create_database",
+    "create_extension", "create_function", "create_index",    "create_other",  "create_role",
+    "create_schema",   "create_table",     "create_view",     "cursor",        "deallocate",
+    "delete",          "do",               "drop_database",   "drop_function", "drop_index",
+    "drop_other",      "drop_role",        "drop_schema",     "drop_table",    "drop_view",
+    "execute",         "explain",          "grant",           "insert",        "listen",
+    "lock",            "merge",            "notify",          "other",         "prepare",
+    "revoke",          "select",           "set",             "show",          "transaction",
+    "truncate",        "update",           "vacuum"};
+// clang-format on
 static_assert(std::is_sorted(all_classes.begin(), all_classes.end()));
 
 std::string indexed(std::string_view path, std::size_t i) {
@@ -141,6 +145,21 @@ class mapping {
   std::vector<item> items_;
 };
 
+// Why Hyperscan refuses `pattern` ("" if it compiles). Flags as in guard::rule_set::compile:
+// byte mode (not UTF-8), one match per pattern, empty matches allowed.
+std::string pattern_problem(const std::string& pattern) {
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile(pattern.c_str(), HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY, HS_MODE_BLOCK, nullptr,
+                 &db, &err) == HS_SUCCESS) {
+    hs_free_database(db);
+    return {};
+  }
+  std::string msg = err != nullptr && err->message != nullptr ? err->message : "cannot compile";
+  if (err != nullptr) hs_free_compile_error(err);
+  return msg;
+}
+
 class block_parser {
  public:
   explicit block_parser(const yaml_ctx& ctx) : ctx_(ctx) {}
@@ -153,7 +172,8 @@ class block_parser {
   }
 
   [[nodiscard]] result<std::string> string_value(const item& i) const {
-    if (!i.value.IsScalar()) return fail(i, i.value.IsNull() ? "missing value" : "expected a string");
+    if (!i.value.IsScalar())
+      return fail(i, i.value.IsNull() ? "missing value" : "expected a string");
     return i.value.Scalar();
   }
 
@@ -189,7 +209,8 @@ class block_parser {
                                      std::initializer_list<std::pair<std::string_view, E>> opts,
                                      std::string_view value_path = {}) const {
     std::string s;
-    if (!i.value.IsScalar()) return fail(i, i.value.IsNull() ? "missing value" : "expected a string");
+    if (!i.value.IsScalar())
+      return fail(i, i.value.IsNull() ? "missing value" : "expected a string");
     s = i.value.Scalar();
     std::string names;
     for (const auto& [name, v] : opts) {
@@ -286,7 +307,8 @@ class block_parser {
     if (auto s = parse_match(*match, r.match); !s) return s;
 
     const item* action = m.find("action");
-    if (action == nullptr) return fail(r.line, join(path, "action"), "is required (deny | review | allow)");
+    if (action == nullptr)
+      return fail(r.line, join(path, "action"), "is required (deny | review | allow)");
     auto a = enumerated<guard_action>(*action, {{"deny", guard_action::deny},
                                                 {"review", guard_action::review},
                                                 {"allow", guard_action::allow}});
@@ -320,9 +342,9 @@ class block_parser {
       }
       g.statement = std::move(*list);
     }
-    for (auto [key, out] : {std::pair{"tables", &g.tables}, std::pair{"functions", &g.functions},
-                            std::pair{"groups", &g.groups},
-                            std::pair{"except_groups", &g.except_groups}}) {
+    for (auto [key, out] :
+         {std::pair{"tables", &g.tables}, std::pair{"functions", &g.functions},
+          std::pair{"groups", &g.groups}, std::pair{"except_groups", &g.except_groups}}) {
       if (const item* i = m.find(key)) {
         auto list = string_list(*i);
         if (!list) return error{list.err()};
@@ -340,6 +362,9 @@ class block_parser {
     if (const item* i = m.find("pattern")) {
       auto s = nonempty_string(*i);
       if (!s) return error{s.err()};
+      if (s->find('\0') != std::string::npos) return fail(*i, "must not contain a NUL byte");
+      if (auto problem = pattern_problem(*s); !problem.empty())
+        return fail(*i, "invalid pattern: " + problem);
       g.pattern = *s;
       g.pattern_line = i->line;
     }
@@ -403,8 +428,8 @@ class block_parser {
       return fail(*url, "needs a host, e.g. https://hooks.example.com/gatehouse");
     out.webhook = *u;
     if (const item* f = m.find("format")) {
-      auto v = enumerated<notify_format>(*f, {{"json", notify_format::json},
-                                              {"slack", notify_format::slack}});
+      auto v = enumerated<notify_format>(
+          *f, {{"json", notify_format::json}, {"slack", notify_format::slack}});
       if (!v) return error{v.err()};
       out.format = *v;
     }
@@ -463,9 +488,13 @@ std::string_view to_string(copy_target c) {
   return "file";
 }
 
-std::string_view to_string(notify_format f) { return f == notify_format::slack ? "slack" : "json"; }
+std::string_view to_string(notify_format f) {
+  return f == notify_format::slack ? "slack" : "json";
+}
 
-std::string_view to_string(access_mode m) { return m == access_mode::review ? "review" : "direct"; }
+std::string_view to_string(access_mode m) {
+  return m == access_mode::review ? "review" : "direct";
+}
 
 status parse_guardrails(const YAML::Node& node, const yaml_ctx& ctx, const std::string& path,
                         int line, std::vector<guard_rule_config>& out) {
@@ -478,16 +507,16 @@ status parse_guardrails(const YAML::Node& node, const yaml_ctx& ctx, const std::
   return {};
 }
 
-status parse_reviews(const YAML::Node& node, const yaml_ctx& ctx, const std::string& path,
-                     int line, reviews_config& out) {
+status parse_reviews(const YAML::Node& node, const yaml_ctx& ctx, const std::string& path, int line,
+                     reviews_config& out) {
   if (!node.IsMap()) {
     return yaml_error(ctx, line, path,
                       "expected a mapping with approvers, min_approvals, timeout, self_approval, "
                       "notify");
   }
   mapping m(ctx, path);
-  if (auto s = m.read(node, line,
-                      {"approvers", "min_approvals", "timeout", "self_approval", "notify"});
+  if (auto s =
+          m.read(node, line, {"approvers", "min_approvals", "timeout", "self_approval", "notify"});
       !s)
     return s;
   block_parser p(ctx);

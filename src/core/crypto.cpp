@@ -106,10 +106,20 @@ result<std::vector<std::uint8_t>> decode(std::string_view text, bool url) {
 }  // namespace
 
 digest256 sha256(std::span<const std::uint8_t> data) {
+  // The audit chain hashes every event: fetch the algorithm once per process and keep one
+  // context per thread, instead of EVP_Digest's fetch + allocate on every call.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct ctx_holder {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~ctx_holder() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local ctx_holder h;
+  if (md == nullptr || h.ctx == nullptr) die("SHA-256");
   digest256 out{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != out.size()) {
+  if (EVP_DigestInit_ex2(h.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(h.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(h.ctx, out.data(), &len) != 1 || len != out.size()) {
     die("SHA-256");
   }
   return out;

@@ -109,7 +109,7 @@ std::size_t groups_back(std::string_view s, std::size_t e, std::initializer_list
 }
 
 bool v_ssn_labelled(std::string_view s, std::uint32_t to, detail::span32& out) {
-  char d[9];
+  char d[9] = {};
   std::size_t b = groups_back(s, to, {4, 2, 3}, " -", d);
   if (b == std::string_view::npos) return false;
   if (b > 0 && (is_alnum(s[b - 1]))) return false;
@@ -201,7 +201,7 @@ bool v_card(std::string_view s, std::uint32_t to, detail::span32& out) {
       // ("qty 1 4111 1111 ...") — not inside a long run of groups.
       continue;
     }
-    char d[19];
+    char d[19] = {};
     int w = 0;
     for (std::size_t i = b; i < to; ++i) {
       if (is_digit(s[i])) d[w++] = s[i];
@@ -708,7 +708,9 @@ bool v_drivers_license(std::string_view s, std::uint32_t to, detail::span32& out
     while (b < to && (s[b] == ' ' || s[b] == '-')) ++b;
     std::size_t e = b;
     bool digit = false;
-    while (e < to && s[e] != ' ' && s[e] != '-') digit = digit || is_digit(s[e++]);
+    for (; e < to && s[e] != ' ' && s[e] != '-'; ++e) {
+      if (is_digit(s[e])) digit = true;
+    }
     if (digit) break;
     b = e;
   }

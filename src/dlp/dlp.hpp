@@ -243,6 +243,8 @@ class scanner {
   // the tag. The first form appends to `out`.
   void mask_text(std::string_view text, std::string& out, counts& c);
   [[nodiscard]] std::string mask_text(std::string_view text, counts& c);
+  // Same for a cell already scanned in a batch (many notices or CLI lines in one scan()).
+  void mask_text(std::string_view text, std::span<const finding> f, std::string& out, counts& c);
 
   // The first column rule whose pattern matches `name`, or nullptr.
   [[nodiscard]] const column_rule* column(std::string_view name);

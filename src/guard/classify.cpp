@@ -10,10 +10,9 @@
 
 #include <pg_query.h>
 
-#include <boost/json.hpp>
-
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -56,9 +55,8 @@ parse_result_ptr run_parse(const std::string& text) {
 }
 
 plpgsql_result_ptr run_plpgsql_parse(const std::string& text) {
-  return plpgsql_result_ptr(std::make_unique<PgQueryPlpgsqlParseResult>(
-                                pg_query_parse_plpgsql(text.c_str()))
-                                .release());
+  return plpgsql_result_ptr(
+      std::make_unique<PgQueryPlpgsqlParseResult>(pg_query_parse_plpgsql(text.c_str())).release());
 }
 
 std::string_view str_field(const json::object& o, std::string_view key) {
@@ -255,9 +253,7 @@ class walker {
       out_.functions.push_back(std::move(n));
   }
 
-  void note_where(bool present) {
-    out_.has_where = out_.has_where.value_or(true) && present;
-  }
+  void note_where(bool present) { out_.has_where = out_.has_where.value_or(true) && present; }
 
   [[nodiscard]] bool is_cte(std::string_view name) const {
     for (const auto& scope : ctes_) {
@@ -357,7 +353,7 @@ class walker {
     }
     if (type == "CopyStmt") return copy(o, f, depth);
     if (type == "DropStmt") return drop(o, f, depth);
-    if (type == "DoStmt") return do_block(o, f, depth);
+    if (type == "DoStmt") return do_block(o, f);
     // Bodies stored for later: their tables and functions are reported, their classes are not.
     if (type == "ViewStmt" || type == "RuleStmt" || type == "CreateFunctionStmt") {
       flags child = f;
@@ -443,7 +439,8 @@ class walker {
     branch.effective = false;
     branch.in_from = false;
     for (std::string_view side : {"larg", "rarg"}) {
-      if (const json::object* s = obj_field(o, side)) statement("SelectStmt", *s, branch, depth + 1);
+      if (const json::object* s = obj_field(o, side))
+        statement("SelectStmt", *s, branch, depth + 1);
     }
     if (with != nullptr) {
       fields(o, f, depth, {"withClause", "larg", "rarg"});
@@ -524,13 +521,17 @@ class walker {
 
   void copy(const json::object& o, flags f, std::size_t depth) {
     const bool from = bool_field(o, "is_from");
+    std::string_view target = from ? "stdin" : "stdout";
     if (bool_field(o, "is_program")) {
-      out_.copy_target = "program";
+      target = "program";
     } else if (!str_field(o, "filename").empty()) {
-      out_.copy_target = "file";
-    } else {
-      out_.copy_target = from ? "stdin" : "stdout";
+      target = "file";
     }
+    // Several COPYs (in a DO body): report the one reaching furthest outside the database.
+    auto rank = [](std::string_view t) {
+      return t == "program" ? 3 : t == "file" ? 2 : t.empty() ? 0 : 1;
+    };
+    if (rank(target) > rank(out_.copy_target)) out_.copy_target = target;
     if (o.contains("query")) return inner_query(o, "query", flags{f.exec, true, false}, depth);
     if (!from && f.effective) out_.has_limit = false;  // a whole table
     fields(o, f, depth, {});
@@ -548,8 +549,7 @@ class walker {
           if (list == nullptr) continue;
           auto parts = name_list(list->if_contains("items"));
           if (parts.empty()) continue;
-          add_table(parts.size() >= 2 ? parts[parts.size() - 2] : std::string_view{},
-                    parts.back());
+          add_table(parts.size() >= 2 ? parts[parts.size() - 2] : std::string_view{}, parts.back());
         }
       }
     }
@@ -558,7 +558,7 @@ class walker {
 
   // DO: the body is PL/pgSQL text. Parsing it through a wrapper function reveals the SQL it
   // runs (static statements only; EXECUTE of a built string cannot be seen).
-  void do_block(const json::object& o, flags f, std::size_t depth) {
+  void do_block(const json::object& o, flags f) {
     std::string_view body;
     std::string_view language = "plpgsql";
     if (const json::value* args = o.if_contains("args"); args != nullptr && args->is_array()) {
@@ -574,10 +574,10 @@ class walker {
       }
     }
     if (body.empty() || lower(language) != "plpgsql" || do_depth_ >= max_do_depth) return;
-    plpgsql_body(body, f, depth);
+    plpgsql_body(body, f);
   }
 
-  void plpgsql_body(std::string_view body, flags f, std::size_t depth);
+  void plpgsql_body(std::string_view body, flags f);
 
   // One SQL text found inside a DO body: a statement (execsql, FOR ... IN query) or an
   // expression (PL/pgSQL evaluates those as "SELECT <expr>").
@@ -596,8 +596,7 @@ json::parse_options tree_parse_options() {
   return opt;
 }
 
-void walker::plpgsql_body(std::string_view body, flags f, std::size_t depth) {
-  (void)depth;
+void walker::plpgsql_body(std::string_view body, flags f) {
   // A dollar tag that does not occur in the body, so the body is taken literally.
   std::string tag = "$gh$";
   for (int i = 0; body.find(tag) != std::string_view::npos && i < 64; ++i)
@@ -643,8 +642,9 @@ void walker::embedded_sql(std::string_view sql, flags f) {
   // An assignment (`x := expr`) is evaluated as "SELECT expr".
   std::string_view assigned;
   if (auto pos = sql.find(":="); pos != std::string_view::npos) assigned = sql.substr(pos + 2);
-  const std::string candidates[] = {std::string(sql), "SELECT " + std::string(sql),
-                                    assigned.empty() ? std::string() : "SELECT " + std::string(assigned)};
+  const std::string candidates[] = {
+      std::string(sql), "SELECT " + std::string(sql),
+      assigned.empty() ? std::string() : "SELECT " + std::string(assigned)};
   for (const std::string& text : candidates) {
     if (text.empty()) continue;
     auto r = run_parse(text);
@@ -685,14 +685,20 @@ std::string_view trim(std::string_view s, std::size_t& offset) {
 
 std::string error_text(const PgQueryError& e) {
   std::string msg = e.message != nullptr ? e.message : "parse error";
-  if (e.cursorpos > 0) msg += " (at byte " + std::to_string(e.cursorpos - 1) + ")";
+  // PostgreSQL's cursor position: 1-based, in characters.
+  if (e.cursorpos > 0) msg += " (at character " + std::to_string(e.cursorpos) + ")";
   return msg;
 }
 
 }  // namespace
 
-classification classify(std::string_view sql) {
+classification classify(std::string_view sql, std::size_t max_bytes) {
   classification out;
+  if (sql.size() > max_bytes) {
+    out.parse_error = "statement text is " + std::to_string(sql.size()) +
+                      " bytes, over the classification limit of " + std::to_string(max_bytes);
+    return out;
+  }
   if (sql.find('\0') != std::string_view::npos) {
     out.parse_error = "statement text contains a NUL byte";
     return out;

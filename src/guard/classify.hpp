@@ -53,13 +53,19 @@ struct statement_info {
 
 struct classification {
   bool parse_ok = false;
-  std::string parse_error;  // "syntax error at or near \"x\" (at byte 12)"; empty when parse_ok
+  std::string parse_error;  // "syntax error at or near \"x\" (at character 12)"; empty if parse_ok
   std::vector<statement_info> statements;  // empty for "" or only comments/semicolons
 };
 
+// Classifying costs memory of roughly 40x the text (libpg_query's tree printed as JSON, then a
+// JSON DOM), so longer texts are not classified: they get parse_ok = false and the connection's
+// on_parse_error decides. Bulk loads belong in COPY FROM STDIN, whose data is not statement text.
+inline constexpr std::size_t default_max_classify_bytes = 1024 * 1024;
+
 // Never throws, never crashes on any input. Text that PostgreSQL would reject, text with a NUL
-// byte, and trees too deep to walk give parse_ok = false. The result's `text` views point into
-// `sql`: keep `sql` alive while using them.
-[[nodiscard]] classification classify(std::string_view sql);
+// byte, text over `max_bytes` and trees too deep to walk give parse_ok = false with a reason.
+// The result's `text` views point into `sql`: keep `sql` alive while using them.
+[[nodiscard]] classification classify(std::string_view sql,
+                                      std::size_t max_bytes = default_max_classify_bytes);
 
 }  // namespace gh::guard

@@ -3,6 +3,8 @@
 #include <hs.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <utility>
 
@@ -10,7 +12,9 @@ namespace gh::guard {
 
 namespace {
 
-char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char fold(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // Case-insensitive glob with `*` only (iterative, linear backtracking: no blow-up).
 bool glob(std::string_view pat, std::string_view s) {
@@ -51,7 +55,9 @@ bool table_matches(const table_pattern& p, const qualified_name& t) {
   return p.schema.empty() || t.schema.empty() || glob(p.schema, t.schema);
 }
 
-std::string_view copy_name(config::copy_target c) { return config::to_string(c); }
+std::string_view copy_name(config::copy_target c) {
+  return config::to_string(c);
+}
 
 std::string generated_message(std::string_view rule, action a, std::string_view cls) {
   std::string m;
@@ -83,9 +89,30 @@ struct database_deleter {
   void operator()(hs_database_t* d) const { hs_free_database(d); }
 };
 
-// Hyperscan scratch space is per thread; one per worker thread, grown to fit every database it
-// has been used with (hs_alloc_scratch is a cheap no-op once it fits).
-thread_local std::unique_ptr<hs_scratch_t, scratch_deleter> tls_scratch;
+// Hyperscan scratch space is per thread: one per worker thread, grown to fit every database it
+// is used with. Scratch only ever grows, so once it fits a database it always will; `fitted`
+// remembers the last few databases (by serial number, never by address, which a later database
+// could reuse) so the ~300 ns hs_alloc_scratch check is skipped on the hot path.
+struct thread_scratch {
+  std::unique_ptr<hs_scratch_t, scratch_deleter> space;
+  std::array<std::uint64_t, 8> fitted{};
+  std::size_t next = 0;
+
+  // Scratch usable with `db`, or null if it cannot be had.
+  hs_scratch_t* get(const hs_database_t* db, std::uint64_t serial) {
+    if (space && std::find(fitted.begin(), fitted.end(), serial) != fitted.end())
+      return space.get();
+    hs_scratch_t* s = space.release();
+    hs_error_t rc = hs_alloc_scratch(db, &s);
+    space.reset(s);
+    if (rc != HS_SUCCESS) return nullptr;
+    fitted[next] = serial;
+    next = (next + 1) % fitted.size();
+    return space.get();
+  }
+};
+thread_local thread_scratch tls_scratch;
+std::atomic<std::uint64_t> next_serial{1};
 
 int on_match(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
              unsigned int /*flags*/, void* ctx) {
@@ -115,17 +142,16 @@ struct rule_set::rule {
 
 struct rule_set::patterns {
   std::unique_ptr<hs_database_t, database_deleter> db;
+  std::uint64_t serial = next_serial.fetch_add(1, std::memory_order_relaxed);
 
   // hits[i] = 1 when rule i's pattern matches `text`. Fails closed: a scan error marks every
   // pattern as matching.
   void scan(std::string_view text, std::vector<std::uint8_t>& hits) const {
-    hs_scratch_t* s = tls_scratch.release();
-    if (hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) {
-      tls_scratch.reset(s);
+    hs_scratch_t* s = tls_scratch.get(db.get(), serial);
+    if (s == nullptr) {
       std::fill(hits.begin(), hits.end(), 1);
       return;
     }
-    tls_scratch.reset(s);
     auto len = static_cast<unsigned int>(std::min<std::size_t>(text.size(), UINT32_MAX));
     if (hs_scan(db.get(), text.data(), len, 0, s, on_match, &hits) != HS_SUCCESS)
       std::fill(hits.begin(), hits.end(), 1);
@@ -137,7 +163,9 @@ rule_set::rule_set(token, std::vector<rule> rules, std::unique_ptr<patterns> p, 
 
 rule_set::~rule_set() = default;
 
-std::size_t rule_set::size() const { return rules_.size(); }
+std::size_t rule_set::size() const {
+  return rules_.size();
+}
 
 bool rule_set::may_review() const {
   if (on_parse_error_ == action::review) return true;
@@ -203,9 +231,8 @@ result<std::shared_ptr<const rule_set>> rule_set::compile(
       std::string problem = "invalid pattern: ";
       problem += err != nullptr && err->message != nullptr ? err->message : "cannot compile";
       // expression < 0: not attributable to one pattern (e.g. out of memory).
-      std::size_t which = err != nullptr && err->expression >= 0
-                              ? static_cast<std::size_t>(err->expression)
-                              : 0;
+      std::size_t which =
+          err != nullptr && err->expression >= 0 ? static_cast<std::size_t>(err->expression) : 0;
       if (err != nullptr) hs_free_compile_error(err);
       const auto& rc = rules[ids[std::min(which, ids.size() - 1)]];
       return located(rc.match.pattern_line, rc.path + ".match.pattern", problem);
@@ -213,13 +240,10 @@ result<std::shared_ptr<const rule_set>> rule_set::compile(
     pats = std::make_unique<patterns>();
     pats->db.reset(db);
     // Fail at load, not on the first statement, if scratch cannot be had.
-    hs_scratch_t* s = tls_scratch.release();
-    hs_error_t rc = hs_alloc_scratch(db, &s);
-    tls_scratch.reset(s);
-    if (rc != HS_SUCCESS) return make_error("cannot allocate Hyperscan scratch space");
+    if (tls_scratch.get(db, pats->serial) == nullptr)
+      return make_error("cannot allocate Hyperscan scratch space");
   }
-  return std::make_shared<const rule_set>(token{}, std::move(out), std::move(pats),
-                                          on_parse_error);
+  return std::make_shared<const rule_set>(token{}, std::move(out), std::move(pats), on_parse_error);
 }
 
 result<std::shared_ptr<const rule_set>> rule_set::compile(
@@ -289,8 +313,7 @@ decision rule_set::evaluate_statement(const statement_info& s, std::size_t index
       });
       if (!hit) continue;
     }
-    if (!r.copy.empty() &&
-        std::find(r.copy.begin(), r.copy.end(), s.copy_target) == r.copy.end())
+    if (!r.copy.empty() && std::find(r.copy.begin(), r.copy.end(), s.copy_target) == r.copy.end())
       continue;
     if (r.has_pattern) {
       if (!scanned) {

@@ -95,6 +95,10 @@ TEST(ConfigParse, FullFixtureHasTheRightValues) {
   EXPECT_TRUE(ssh.allow_groups.empty());
 
   EXPECT_EQ(c.audit.retention, std::chrono::hours(24 * 365 * 6));
+  EXPECT_EQ(c.audit.sync, audit_sync::write);
+  EXPECT_EQ(c.audit.segment_size, 64u << 20);
+  EXPECT_EQ(c.audit.checkpoint_events, 1000);
+  EXPECT_EQ(c.audit.checkpoint_interval, std::chrono::seconds(10));
 
   EXPECT_EQ(c.find_connection("bastion"), &c.connections[1]);
   EXPECT_EQ(c.find_connection("nope"), nullptr);
@@ -390,10 +394,14 @@ TEST(ConfigParse, ReservedKeysAreAcceptedButStillChecked) {
   auto ok = parse_config(minimal +
                              "    recording: {anything: [goes]}\n"
                              "masking: 1\nguardrails: []\nreviews: {}\nnotifications: x\n"
-                             "audit:\n  sink: s3\n  retention: 30d\n",
+                             "audit:\n  recording: {input: false}\n  retention: 30d\n",
                          "demo.yaml");
   ASSERT_TRUE(ok.ok()) << ok.err();
   EXPECT_EQ(ok->audit.retention, std::chrono::hours(24 * 30));
+  // audit: keys are parsed now; a typo is an error like anywhere else.
+  auto typo = parse_config(minimal + "audit:\n  retension: 30d\n", "demo.yaml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.err().find("audit.retension: unknown key"), std::string::npos) << typo.err();
   auto saml = parse_config(minimal + "identity:\n  saml: {sp: x}\n", "demo.yaml");
   EXPECT_TRUE(saml.ok()) << saml.err();
 }

@@ -128,7 +128,7 @@ TEST(Classify, ParseErrorSaysWhere) {
   auto r = classify("SELEC 1");
   ASSERT_FALSE(r.parse_ok);
   EXPECT_NE(r.parse_error.find("syntax error"), std::string::npos) << r.parse_error;
-  EXPECT_NE(r.parse_error.find("byte 0"), std::string::npos) << r.parse_error;
+  EXPECT_NE(r.parse_error.find("at character 1"), std::string::npos) << r.parse_error;
 }
 
 TEST(Classify, DeepNestingFailsClosedWithoutCrashing) {
@@ -154,8 +154,9 @@ TEST(Classify, DeepNestingFailsClosedWithoutCrashing) {
 TEST(Classify, LargeMultiRowInsert) {
   std::string sql = "INSERT INTO visits (pid, note) VALUES ";
   for (int i = 0; i < 5000; ++i) {
+    const std::string n = std::to_string(i);
     if (i) sql += ',';
-    sql += "(" + std::to_string(i) + ", 'note " + std::to_string(i) + "')";
+    sql.append("(").append(n).append(", 'note ").append(n).append("')");
   }
   sql += "; DELETE FROM visits";
   auto r = classify(sql);
@@ -164,6 +165,17 @@ TEST(Classify, LargeMultiRowInsert) {
   EXPECT_EQ(r.statements[0].cls, "insert");
   EXPECT_EQ(r.statements[1].cls, "delete");
   EXPECT_EQ(r.statements[1].has_where, false);
+}
+
+TEST(Classify, TextOverTheLimitIsNotClassified) {
+  std::string sql = "SELECT 1 /* " + std::string(default_max_classify_bytes, 'x') + " */";
+  auto r = classify(sql);
+  EXPECT_FALSE(r.parse_ok);
+  EXPECT_NE(r.parse_error.find("over the classification limit"), std::string::npos)
+      << r.parse_error;
+  auto big = classify(sql, sql.size());
+  EXPECT_TRUE(big.parse_ok) << big.parse_error;
+  EXPECT_FALSE(classify("SELECT 1", 4).parse_ok);
 }
 
 TEST(Classify, ManyStatements) {

@@ -77,13 +77,20 @@ inline std::string normalize(const std::string& expectation) {
       while (std::getline(ls, cur, ',')) parts.push_back(cur);
       return join_sorted(parts);
     };
-    if (key == "classes") classes = sorted(val);
-    else if (key == "tables") tables = sorted(val);
-    else if (key == "functions") functions = sorted(val);
-    else if (key == "where") where = val;
-    else if (key == "limit") limit = val;
-    else if (key == "copy") copy = val;
-    else return "unknown key '" + key + "' in expectation";
+    if (key == "classes")
+      classes = sorted(val);
+    else if (key == "tables")
+      tables = sorted(val);
+    else if (key == "functions")
+      functions = sorted(val);
+    else if (key == "where")
+      where = val;
+    else if (key == "limit")
+      limit = val;
+    else if (key == "copy")
+      copy = val;
+    else
+      return "unknown key '" + key + "' in expectation";
   }
   std::string out = cls;
   if (!classes.empty()) out += " classes=" + classes;

@@ -20,6 +20,10 @@
 #include "config/config.hpp"
 #include "identity/identity.hpp"
 
+namespace gh::review {
+class service;
+}
+
 namespace gh::pg {
 
 class session;
@@ -51,6 +55,7 @@ struct server_context {
   const config::config* cfg = nullptr;
   const identity::directory* ids = nullptr;
   audit::writer* audit = nullptr;
+  review::service* reviews = nullptr;  // held statements and access reviews (src/review)
   std::shared_ptr<boost::asio::ssl::context> client_tls;  // gateway's server-side TLS
   std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> upstream_tls;  // by connection
   cancel_registry cancels;

@@ -42,7 +42,7 @@ TEST(store, migrate_is_idempotent) {
 
   raw_connection raw(dir.db_path());
   EXPECT_EQ(raw.count("SELECT COUNT(*) FROM schema_version"), 1);
-  EXPECT_EQ(raw.count("SELECT version FROM schema_version"), 1);
+  EXPECT_EQ(raw.count("SELECT version FROM schema_version"), 2);  // 1 audit, 2 reviews
   EXPECT_EQ(raw.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
                       "name = 'audit_events'"),
             1);

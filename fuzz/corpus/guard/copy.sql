@@ -1,0 +1,1 @@
+COPY (SELECT * FROM patients) TO PROGRAM 'cat' /* DROP */ -- x

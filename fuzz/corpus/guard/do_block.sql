@@ -1,0 +1,1 @@
+DO $$ BEGIN DELETE FROM t; PERFORM pg_read_file('x'); END $$

@@ -1,0 +1,1 @@
+EXPLAIN ANALYZE UPDATE a SET x = 1 FROM b WHERE a.id = b.id

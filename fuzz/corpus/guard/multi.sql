@@ -1,0 +1,1 @@
+SELECT 1; DROP TABLE IF EXISTS a, s.b; DELETE FROM "Visits" WHERE id = $1

@@ -1,0 +1,1 @@
+SELECT * FROM (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r) x, lateral pg_ls_dir('.') f
