@@ -13,6 +13,8 @@
 #include "app/review_policy.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
+#include "core/crypto.hpp"
+#include "guard/rules.hpp"
 #include "core/log.hpp"
 #include "identity/identity.hpp"
 #include "net/tls.hpp"
@@ -155,6 +157,17 @@ int cmd_serve(const std::vector<std::string>& args) {
   }
 
   // The gateway's own connection feeds the audit index, which the journal can rebuild.
+  if (auto s = guard::check_config(cfg); !s) return fatal(s.err());
+  for (const auto& c : cfg.connections) {
+    if (c.type != config::conn_type::postgres || c.guardrails.empty()) continue;
+    auto rs = guard::rule_set::compile(c, cfg.path);
+    if (!rs) return fatal(rs.err());
+    ctx.guards[c.name] = *rs;
+  }
+  ctx.deny_nonce = crypto::random_token(12);
+  for (auto& ch : ctx.deny_nonce)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = 'x';
+
   auto st = store::open_store(cfg.store.url, 2000, false);
   if (!st) return fatal(st.err());
   if (auto m = (*st)->migrate(); !m) return fatal(m.err());

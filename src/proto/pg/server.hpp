@@ -18,6 +18,7 @@
 
 #include "audit/writer.hpp"
 #include "config/config.hpp"
+#include "guard/rules.hpp"
 #include "identity/identity.hpp"
 
 namespace gh::review {
@@ -59,6 +60,9 @@ struct server_context {
   std::shared_ptr<boost::asio::ssl::context> client_tls;  // gateway's server-side TLS
   std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> upstream_tls;  // by connection
   cancel_registry cancels;
+  // Guardrails per connection (absent: no rules, statements are not classified).
+  std::map<std::string, std::shared_ptr<const guard::rule_set>> guards;
+  std::string deny_nonce;  // random per process; names the deny sentinel's schema
   std::atomic<std::uint64_t> sessions_started{0};
 };
 

@@ -12,6 +12,7 @@
 #include "core/crypto.hpp"
 #include "core/duration.hpp"
 #include "core/log.hpp"
+#include "guard/classify.hpp"
 #include "net/tls.hpp"
 #include "proto/pg/scram.hpp"
 
@@ -448,6 +449,7 @@ asio::awaitable<bool> session::startup() {
     co_return false;
   }
   started_recorded_ = true;
+  if (auto g = ctx_.guards.find(conn_->name); g != ctx_.guards.end()) guard_ = g->second;
   log::info("pg", "session authenticated",
             {{"session", id_}, {"user", who_.user}, {"connection", conn_->name},
              {"client", client_addr_}, {"tls", client_.is_tls() ? "yes" : "no"}});
@@ -677,6 +679,54 @@ asio::awaitable<bool> session::connect_upstream() {
   }
 }
 
+std::optional<guard::decision> session::check_guard(std::string_view sql) {
+  if (!guard_) return std::nullopt;
+  auto d = guard_->evaluate(guard::classify(sql), sql, who_.groups);
+  // Reviews need the approval workflow; until a statement can be held here, a `review` rule
+  // refuses (fail closed) and says so.
+  if (d.act == config::guard_action::review) {
+    d.act = config::guard_action::deny;
+    d.message = "statement requires approval under rule \"" + d.rule +
+                "\"; gatehouse cannot hold statements for review on this connection yet, so it "
+                "is refused";
+  }
+  if (d.act == config::guard_action::allow && d.rule.empty()) return std::nullopt;
+  return d;
+}
+
+void session::note_guard(audit::record& r, const guard::decision& d) {
+  boost::json::object o;
+  o["guard"] = std::string(config::to_string(d.act));
+  o["rule"] = d.rule;
+  if (d.parse_error) o["parse_error"] = true;
+  r.detail = boost::json::serialize(o);
+  if (d.act != config::guard_action::allow) r.reason = d.message;
+}
+
+std::string session::deny_sentinel(const guard::decision& d) {
+  // A statement that fails at the target while parsing, in any transaction state, naming a
+  // schema nobody can guess (per-process nonce), so it can never run anything.
+  auto n = next_denial_++;
+  denials_[n] = d.message;
+  return "SELECT \"gatehouse_" + ctx_.deny_nonce + "_" + std::to_string(n) + "\".denied()";
+}
+
+std::optional<std::string> session::take_denial(std::string_view sqlstate,
+                                                std::string_view message) {
+  if (sqlstate != "3F000") return std::nullopt;
+  std::string tag = "\"gatehouse_" + ctx_.deny_nonce + "_";
+  auto at = message.find(tag);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::uint64_t n = 0;
+  for (auto i = at + tag.size(); i < message.size() && message[i] >= '0' && message[i] <= '9'; ++i)
+    n = n * 10 + static_cast<std::uint64_t>(message[i] - '0');
+  auto it = denials_.find(n);
+  if (it == denials_.end()) return std::nullopt;
+  auto msg = std::move(it->second);
+  denials_.erase(it);
+  return msg;
+}
+
 void session::finish_statement(pending& p, std::string outcome) {
   auto r = base_record("statement.result");
   r.stmt_id = p.stmt_id;
@@ -690,6 +740,12 @@ asio::awaitable<void> session::client_to_server() {
   byte_buffer buf(initial_buffer);
   const std::size_t max_body = ctx_.cfg->gateway.max_message_size;
   std::vector<audit::record> recs;
+  // Client messages replaced on the way (denied statements); the rest is forwarded as is.
+  struct replacement {
+    std::size_t offset, size;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::vector<replacement> replacements;
   for (;;) {
     auto [ec, n] = co_await client_.read_some(buf.writable());
     if (ec) {
@@ -707,6 +763,7 @@ asio::awaitable<void> session::client_to_server() {
     bool terminate_seen = false;
     bool batch_synced = false;
     recs.clear();
+    replacements.clear();
     std::size_t pending_before = pending_.size();
     for (;;) {
       frame f;
@@ -733,6 +790,14 @@ asio::awaitable<void> session::client_to_server() {
           r.stmt_id = p.stmt_id;
           r.statement = audit_statement_text(*q);
           r.param_count = 0;
+          if (auto d = check_guard(*q)) {
+            note_guard(r, *d);
+            if (d->act != config::guard_action::allow) {
+              std::vector<std::uint8_t> rep;
+              write_query(rep, deny_sentinel(*d));
+              replacements.push_back({used - f.size, f.size, std::move(rep)});
+            }
+          }
           recs.push_back(std::move(r));
           pending_.push_back(std::move(p));
           pending_.push_back(pending{});  // the ReadyForQuery that ends it
@@ -742,6 +807,24 @@ asio::awaitable<void> session::client_to_server() {
         case 'P': {
           auto m = parse_parse(f.body);
           statements_[std::string(m->name)] = std::make_shared<const std::string>(m->query);
+          if (auto d = check_guard(m->query); d && d->act != config::guard_action::allow) {
+            // The statement never reaches the target: the Parse becomes one that fails there
+            // (so the pipeline and the transaction state stay PostgreSQL's own), and the
+            // relay turns that failure into this rule's 42501. The denial is on record now.
+            auto r = base_record("statement");
+            r.stmt_id = next_stmt_id_++;
+            r.statement = audit_statement_text(m->query);
+            r.param_count = m->param_types;
+            r.outcome = "42501";
+            note_guard(r, *d);
+            recs.push_back(std::move(r));
+            std::vector<std::uint8_t> rep;
+            {
+              message pm(rep, 'P');
+              pm.w().cstr(m->name).cstr(deny_sentinel(*d)).i16(0);
+            }
+            replacements.push_back({used - f.size, f.size, std::move(rep)});
+          }
           break;
         }
         case 'B': {
@@ -836,7 +919,20 @@ asio::awaitable<void> session::client_to_server() {
       }
     }
     if (used > 0) {
-      auto wec = co_await upstream_->write(asio::buffer(in.data(), used));
+      net::error_code wec;
+      if (replacements.empty()) {
+        wec = co_await upstream_->write(asio::buffer(in.data(), used));
+      } else {
+        std::vector<asio::const_buffer> pieces;
+        std::size_t pos = 0;
+        for (const auto& rp : replacements) {
+          pieces.emplace_back(in.data() + pos, rp.offset - pos);
+          pieces.emplace_back(rp.bytes.data(), rp.bytes.size());
+          pos = rp.offset + rp.size;
+        }
+        pieces.emplace_back(in.data() + pos, used - pos);
+        wec = co_await upstream_->write(pieces);
+      }
       if (wec) {
         close(is_eof(wec) ? "upstream closed the connection"
                           : "upstream write error: " + wec.message());
@@ -925,6 +1021,15 @@ asio::awaitable<void> session::server_to_client() {
         case 'E': {
           auto e = parse_error(f.body);
           std::string code = e ? std::string(e->sqlstate) : "XX000";
+          if (e && !denials_.empty()) {
+            // Our deny sentinel failing upstream: the client gets the rule's refusal instead.
+            if (auto msg = take_denial(e->sqlstate, e->message)) {
+              auto off = rewritten.size();
+              write_error(rewritten, severity::error, "42501", *msg);
+              cuts.push_back({used, f.size, off, rewritten.size() - off});
+              code = "42501";
+            }
+          }
           if (head != nullptr) {
             if (head->simple) {
               head->outcome = code;

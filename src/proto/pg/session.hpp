@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "guard/rules.hpp"
 #include "identity/identity.hpp"
 #include "net/stream.hpp"
 #include "proto/pg/codec.hpp"
@@ -96,6 +97,12 @@ class session : public std::enable_shared_from_this<session> {
   void touch() { last_activity_ = clock::now(); }
 
   audit::record base_record(std::string kind) const;
+  // Guardrails: the decision for a Query/Parse text (nullopt: no rule matched).
+  std::optional<guard::decision> check_guard(std::string_view sql);
+  void note_guard(audit::record& r, const guard::decision& d);
+  // SQL that fails at the target with an error take_denial() recognises.
+  std::string deny_sentinel(const guard::decision& d);
+  std::optional<std::string> take_denial(std::string_view sqlstate, std::string_view message);
   void finish_statement(pending& p, std::string outcome);
   void record_auth_failure(const std::string& reason);
 
@@ -132,6 +139,9 @@ class session : public std::enable_shared_from_this<session> {
   std::uint64_t bytes_to_client_ = 0;
   std::int64_t next_stmt_id_ = 1;
   std::deque<pending> pending_;
+  std::shared_ptr<const guard::rule_set> guard_;
+  std::unordered_map<std::uint64_t, std::string> denials_;  // sentinel id -> client message
+  std::uint64_t next_denial_ = 1;
   char tx_status_ = 'I';
   // Statement texts by prepared-statement name and by portal, for auditing Execute.
   std::unordered_map<std::string, std::shared_ptr<const std::string>> statements_;
