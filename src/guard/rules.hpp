@@ -31,6 +31,8 @@ struct decision {
   std::size_t statement_index = 0;
   // The text did not parse (act is on_parse_error, or stricter if a pattern rule said so).
   bool parse_error = false;
+  // Set by the session when a review decided this statement.
+  std::string review_id;
 };
 
 class rule_set {

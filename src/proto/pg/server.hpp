@@ -41,6 +41,7 @@ class cancel_registry {
     std::string session_id;
     std::string user;
     std::string connection;
+    std::weak_ptr<session> owner;  // to cancel a statement held for review
   };
   // Returns a fresh gateway-side key pair for `t`.
   std::pair<std::uint32_t, std::uint32_t> add(target t);

@@ -6,6 +6,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "guard/classify.hpp"
+#include "review/service.hpp"
 #include "net/tls.hpp"
 #include "proto/pg/scram.hpp"
 
@@ -202,7 +204,7 @@ asio::awaitable<void> session::watchdog() {
       }
       next = std::min(next, phase_deadline_);
     }
-    if (established_ && idle.count() > 0 && pending_.empty()) {
+    if (established_ && idle.count() > 0 && pending_.empty() && holding_review_.empty()) {
       auto idle_until = last_activity_ + idle;
       if (now >= idle_until) {
         co_await fail_client("57P05",
@@ -463,6 +465,10 @@ asio::awaitable<void> session::handle_cancel(const startup_packet& p) {
     log::warn("pg", "cancel request with unknown key ignored", {{"client", client_addr_}});
     co_return;
   }
+  if (auto owner = t->owner.lock()) {
+    // A statement held for review is cancelled here; nothing of it runs upstream.
+    asio::post(owner->client_.socket().get_executor(), [owner] { owner->cancel_hold(); });
+  }
   auto r = base_record("cancel");
   r.session_id = t->session_id;
   r.user = t->user;
@@ -660,7 +666,7 @@ asio::awaitable<bool> session::connect_upstream() {
         if (buf.readable().size() != 0)
           co_return co_await upstream_fail("unexpected data after ReadyForQuery");
         auto key = ctx_.cancels.add({c.host, c.port, upstream_pid_, upstream_secret_, id_,
-                                     who_.user, c.name});
+                                     who_.user, c.name, weak_from_this()});
         gw_pid_ = key.first;
         cancel_registered_ = true;
         write_backend_key(greeting, key.first, key.second);
@@ -682,9 +688,8 @@ asio::awaitable<bool> session::connect_upstream() {
 std::optional<guard::decision> session::check_guard(std::string_view sql) {
   if (!guard_) return std::nullopt;
   auto d = guard_->evaluate(guard::classify(sql), sql, who_.groups);
-  // Reviews need the approval workflow; until a statement can be held here, a `review` rule
-  // refuses (fail closed) and says so.
-  if (d.act == config::guard_action::review) {
+  // Without a review service a `review` rule refuses (fail closed) and says so.
+  if (d.act == config::guard_action::review && ctx_.reviews == nullptr) {
     d.act = config::guard_action::deny;
     d.message = "statement requires approval under rule \"" + d.rule +
                 "\"; gatehouse cannot hold statements for review on this connection yet, so it "
@@ -699,8 +704,68 @@ void session::note_guard(audit::record& r, const guard::decision& d) {
   o["guard"] = std::string(config::to_string(d.act));
   o["rule"] = d.rule;
   if (d.parse_error) o["parse_error"] = true;
+  if (!d.message.empty()) r.reason = d.message;
+  if (!d.review_id.empty()) o["review"] = d.review_id;
   r.detail = boost::json::serialize(o);
-  if (d.act != config::guard_action::allow) r.reason = d.message;
+}
+
+asio::awaitable<guard::decision> session::hold_for_review(const std::string& sql,
+                                                          guard::decision d) {
+  auto refuse = [&](std::string why) {
+    d.act = config::guard_action::deny;
+    d.message = std::move(why);
+    return d;
+  };
+  review::request req;
+  req.kind = review::review_kind::statement;
+  req.requester = who_.user;
+  req.requester_groups = who_.groups;
+  req.connection = conn_->name;
+  req.session_id = id_;
+  req.client_addr = client_addr_;
+  req.statement = audit_statement_text(sql);
+  req.rule = d.rule;
+  auto rv = ctx_.reviews->create(req);
+  if (!rv)
+    co_return refuse("statement requires approval under rule \"" + d.rule +
+                     "\" but no review could be opened: " + rv.err());
+  const std::string id = rv->id;
+  d.review_id = id;
+  log::info("pg", "statement held for review",
+            {{"session", id_}, {"user", who_.user}, {"review", id}, {"rule", d.rule}});
+  std::vector<std::uint8_t> note;
+  write_notice(note,
+               "gatehouse: statement held for review " + id + " (rule \"" + d.rule +
+                   "\"); waiting for an approver",
+               "An approver runs: gatehouse reviews approve " + id);
+  if (!co_await write_client(note)) {
+    (void)ctx_.reviews->cancel(id, "client disconnected");
+    close("client disconnected while a statement was held");
+    co_return refuse("client disconnected");
+  }
+  holding_review_ = id;
+  auto o = co_await ctx_.reviews->async_wait(id, asio::use_awaitable);
+  holding_review_.clear();
+  switch (o.status) {
+    case review::review_status::approved:
+      d.act = config::guard_action::allow;
+      d.message = "approved in review " + id + " by " + o.decided_by;
+      co_return d;
+    case review::review_status::rejected:
+      co_return refuse("statement rejected in review " + id + " by " + o.decided_by +
+                       (o.reason.empty() ? std::string() : ": " + o.reason));
+    case review::review_status::expired:
+      co_return refuse("review " + id + " timed out without a decision; the statement was not run");
+    default:
+      co_return refuse("review " + id + " was cancelled" +
+                       (o.reason.empty() ? std::string() : ": " + o.reason) +
+                       "; the statement was not run");
+  }
+}
+
+void session::cancel_hold() {
+  if (holding_review_.empty() || ctx_.reviews == nullptr) return;
+  (void)ctx_.reviews->cancel(holding_review_, "cancelled by the client");
 }
 
 std::string session::deny_sentinel(const guard::decision& d) {
@@ -746,15 +811,21 @@ asio::awaitable<void> session::client_to_server() {
     std::vector<std::uint8_t> bytes;
   };
   std::vector<replacement> replacements;
+  // A statement held for review stops the walk at its message; once decided, the walk resumes
+  // at that message (still in the buffer) with the decision in `decided`.
+  std::optional<guard::decision> decided;
+  std::optional<std::string> hold_text;
   for (;;) {
-    auto [ec, n] = co_await client_.read_some(buf.writable());
-    if (ec) {
-      close(is_eof(ec) ? "client disconnected" : "client read error: " + ec.message());
-      co_return;
+    if (!decided) {
+      auto [ec, n] = co_await client_.read_some(buf.writable());
+      if (ec) {
+        close(is_eof(ec) ? "client disconnected" : "client read error: " + ec.message());
+        co_return;
+      }
+      touch();
+      bytes_from_client_ += n;
+      buf.commit(n);
     }
-    touch();
-    bytes_from_client_ += n;
-    buf.commit(n);
 
     // Walk every complete message: validate, note statements, then forward the batch at once.
     auto in = buf.readable();
@@ -765,6 +836,7 @@ asio::awaitable<void> session::client_to_server() {
     recs.clear();
     replacements.clear();
     std::size_t pending_before = pending_.size();
+    std::optional<guard::decision> held;
     for (;;) {
       frame f;
       std::string err;
@@ -790,7 +862,16 @@ asio::awaitable<void> session::client_to_server() {
           r.stmt_id = p.stmt_id;
           r.statement = audit_statement_text(*q);
           r.param_count = 0;
-          if (auto d = check_guard(*q)) {
+          auto d = decided ? std::exchange(decided, std::nullopt) : check_guard(*q);
+          if (d && d->act == config::guard_action::review) {
+            // Hold: forward what came before, then wait for a decision on this message.
+            used -= f.size;
+            --next_stmt_id_;
+            hold_text = std::string(*q);
+            held = *d;
+            break;
+          }
+          if (d) {
             note_guard(r, *d);
             if (d->act != config::guard_action::allow) {
               std::vector<std::uint8_t> rep;
@@ -807,7 +888,15 @@ asio::awaitable<void> session::client_to_server() {
         case 'P': {
           auto m = parse_parse(f.body);
           statements_[std::string(m->name)] = std::make_shared<const std::string>(m->query);
-          if (auto d = check_guard(m->query); d && d->act != config::guard_action::allow) {
+          auto d = decided ? std::exchange(decided, std::nullopt) : check_guard(m->query);
+          if (d && d->act == config::guard_action::review) {
+            used -= f.size;
+            statements_.erase(std::string(m->name));
+            hold_text = std::string(m->query);
+            held = *d;
+            break;
+          }
+          if (d && d->act != config::guard_action::allow) {
             // The statement never reaches the target: the Parse becomes one that fails there
             // (so the pipeline and the transaction state stay PostgreSQL's own), and the
             // relay turns that failure into this rule's 42501. The denial is on record now.
@@ -879,7 +968,7 @@ asio::awaitable<void> session::client_to_server() {
         default:
           break;
       }
-      if (terminate_seen) break;
+      if (terminate_seen || held) break;
     }
 
     if (!recs.empty()) {
@@ -943,6 +1032,12 @@ asio::awaitable<void> session::client_to_server() {
     if (terminate_seen) {
       close("client terminated the session");
       co_return;
+    }
+    if (held) {
+      decided = co_await hold_for_review(*hold_text, *held);
+      hold_text.reset();
+      if (closed_) co_return;
+      continue;  // walk again from the held message, without reading
     }
     buf.reserve_frame(want);
     if (want == 0 && buf.capacity() > 4 * initial_buffer && buf.readable().size() == 0)

@@ -100,6 +100,15 @@ class session : public std::enable_shared_from_this<session> {
   // Guardrails: the decision for a Query/Parse text (nullopt: no rule matched).
   std::optional<guard::decision> check_guard(std::string_view sql);
   void note_guard(audit::record& r, const guard::decision& d);
+  // Opens a review for a held statement, tells the client, waits; the decision to apply.
+  boost::asio::awaitable<guard::decision> hold_for_review(const std::string& sql,
+                                                          guard::decision d);
+
+ public:
+  // A CancelRequest for this session: cancels the review of a held statement, if any.
+  void cancel_hold();
+
+ private:
   // SQL that fails at the target with an error take_denial() recognises.
   std::string deny_sentinel(const guard::decision& d);
   std::optional<std::string> take_denial(std::string_view sqlstate, std::string_view message);
@@ -142,6 +151,7 @@ class session : public std::enable_shared_from_this<session> {
   std::shared_ptr<const guard::rule_set> guard_;
   std::unordered_map<std::uint64_t, std::string> denials_;  // sentinel id -> client message
   std::uint64_t next_denial_ = 1;
+  std::string holding_review_;  // id of the review a statement is held for
   char tx_status_ = 'I';
   // Statement texts by prepared-statement name and by portal, for auditing Execute.
   std::unordered_map<std::string, std::shared_ptr<const std::string>> statements_;
