@@ -14,6 +14,7 @@
 #include "audit/writer.hpp"
 #include "config/config.hpp"
 #include "core/crypto.hpp"
+#include "dlp/dlp.hpp"
 #include "guard/rules.hpp"
 #include "core/log.hpp"
 #include "identity/identity.hpp"
@@ -163,6 +164,18 @@ int cmd_serve(const std::vector<std::string>& args) {
     auto rs = guard::rule_set::compile(c, cfg.path);
     if (!rs) return fatal(rs.err());
     ctx.guards[c.name] = *rs;
+  }
+  std::optional<dlp::hash_key> mask_key;
+  for (const auto& c : cfg.connections) {
+    if (c.type != config::conn_type::postgres || !c.masking.present) continue;
+    if (!mask_key) {
+      auto k = dlp::load_or_create_key(cfg.gateway.state_dir);
+      if (!k) return fatal(k.err());
+      mask_key.emplace(std::move(*k));
+    }
+    auto pol = dlp::compile_policy(c.masking, &*mask_key);
+    if (!pol) return fatal(pol.err());
+    ctx.masking[c.name] = *pol;
   }
   ctx.deny_nonce = crypto::random_token(12);
   for (auto& ch : ctx.deny_nonce)

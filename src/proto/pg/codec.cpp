@@ -367,6 +367,47 @@ std::int64_t command_rows(std::string_view tag) {
   return n;
 }
 
+status parse_row_description(bytes body, std::vector<column_info>& out) {
+  out.clear();
+  reader r(body);
+  std::uint16_t n = 0;
+  if (!r.i16(n)) return malformed("RowDescription", "column count");
+  for (std::uint16_t i = 0; i < n; ++i) {
+    column_info c;
+    std::uint32_t table = 0, typmod = 0;
+    std::uint16_t attnum = 0, typlen = 0;
+    if (!r.cstr(c.name) || !r.i32(table) || !r.i16(attnum) || !r.i32(c.type_oid) ||
+        !r.i16(typlen) || !r.i32(typmod) || !r.i16(c.format))
+      return malformed("RowDescription", "column");
+    out.push_back(c);
+  }
+  if (!r.done()) return malformed("RowDescription", "trailing bytes");
+  return {};
+}
+
+status parse_data_row(bytes body, std::vector<std::string_view>& cells, std::vector<bool>& nulls) {
+  reader r(body);
+  std::uint16_t n = 0;
+  if (!r.i16(n)) return malformed("DataRow", "column count");
+  for (std::uint16_t i = 0; i < n; ++i) {
+    std::uint32_t len = 0;
+    if (!r.i32(len)) return malformed("DataRow", "value length");
+    if (len == 0xffffffffu) {
+      cells.emplace_back();
+      nulls.push_back(true);
+      continue;
+    }
+    bytes v;
+    if (len > 0x7fffffffu || r.left() < len) return malformed("DataRow", "value");
+    const auto* p = body.data() + (body.size() - r.left());
+    cells.emplace_back(reinterpret_cast<const char*>(p), len);
+    nulls.push_back(false);
+    (void)r.skip(len);
+  }
+  if (!r.done()) return malformed("DataRow", "trailing bytes");
+  return {};
+}
+
 result<char> parse_ready_for_query(bytes body) {
   if (body.size() != 1 || (body[0] != 'I' && body[0] != 'T' && body[0] != 'E'))
     return malformed("ReadyForQuery", "transaction status");

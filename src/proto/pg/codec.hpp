@@ -124,6 +124,18 @@ struct auth_msg {
 [[nodiscard]] std::int64_t command_rows(std::string_view tag);
 [[nodiscard]] result<char> parse_ready_for_query(bytes body);  // 'Z': 'I', 'T' or 'E'
 
+struct column_info {
+  std::string_view name;
+  std::uint32_t type_oid = 0;
+  std::uint16_t format = 0;  // 0 text, 1 binary
+};
+// 'T': appends to `out` (cleared first); names point into `body`.
+[[nodiscard]] status parse_row_description(bytes body, std::vector<column_info>& out);
+// 'D': cell values as views into `body`; a NULL cell is {nullptr, 0} with `nulls[i]` set.
+// `cells`/`nulls` are appended to (the caller batches many rows).
+[[nodiscard]] status parse_data_row(bytes body, std::vector<std::string_view>& cells,
+                                    std::vector<bool>& nulls);
+
 // ---- Encoding ---------------------------------------------------------------------------------
 
 // Appends fields to a byte vector.

@@ -18,6 +18,7 @@
 
 #include "audit/writer.hpp"
 #include "config/config.hpp"
+#include "dlp/dlp.hpp"
 #include "guard/rules.hpp"
 #include "identity/identity.hpp"
 
@@ -63,6 +64,8 @@ struct server_context {
   cancel_registry cancels;
   // Guardrails per connection (absent: no rules, statements are not classified).
   std::map<std::string, std::shared_ptr<const guard::rule_set>> guards;
+  // Masking policies per connection (absent: results pass unmasked).
+  std::map<std::string, std::shared_ptr<const dlp::policy>> masking;
   std::string deny_nonce;  // random per process; names the deny sentinel's schema
   std::atomic<std::uint64_t> sessions_started{0};
 };

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/json.hpp>
 
@@ -452,6 +453,13 @@ asio::awaitable<bool> session::startup() {
   }
   started_recorded_ = true;
   if (auto g = ctx_.guards.find(conn_->name); g != ctx_.guards.end()) guard_ = g->second;
+  if (auto m = ctx_.masking.find(conn_->name); m != ctx_.masking.end()) {
+    mask_policy_ = m->second;
+    text_only_masker_.emplace(mask_policy_->engine_ptr());
+    text_masker_ = &*text_only_masker_;
+    mask_exempt_ = mask_policy_->exempt(who_.groups);
+    if (!mask_exempt_) masker_.emplace(mask_policy_->engine_ptr());
+  }
   log::info("pg", "session authenticated",
             {{"session", id_}, {"user", who_.user}, {"connection", conn_->name},
              {"client", client_addr_}, {"tls", client_.is_tls() ? "yes" : "no"}});
@@ -685,6 +693,14 @@ asio::awaitable<bool> session::connect_upstream() {
   }
 }
 
+std::string session::audit_text(std::string_view sql) {
+  auto text = audit_statement_text(sql);
+  if (text_masker_ == nullptr) return text;
+  // The trail never holds clear values: PHI in WHERE clauses and VALUES is masked here too.
+  dlp::counts scratch;
+  return text_masker_->mask_text(text, scratch);
+}
+
 std::optional<guard::decision> session::check_guard(std::string_view sql) {
   if (!guard_) return std::nullopt;
   auto d = guard_->evaluate(guard::classify(sql), sql, who_.groups);
@@ -723,7 +739,7 @@ asio::awaitable<guard::decision> session::hold_for_review(const std::string& sql
   req.connection = conn_->name;
   req.session_id = id_;
   req.client_addr = client_addr_;
-  req.statement = audit_statement_text(sql);
+  req.statement = audit_text(sql);
   req.rule = d.rule;
   auto rv = ctx_.reviews->create(req);
   if (!rv)
@@ -792,13 +808,229 @@ std::optional<std::string> session::take_denial(std::string_view sqlstate,
   return msg;
 }
 
-void session::finish_statement(pending& p, std::string outcome) {
+void session::finish_statement(pending& p, std::string outcome, std::string detail) {
   auto r = base_record("statement.result");
   r.stmt_id = p.stmt_id;
   r.outcome = std::move(outcome);
   r.rows = p.rows;
   r.duration_us = audit::now_us() - p.start_us;
+  r.detail = std::move(detail);
   ctx_.audit->append_lazy(std::move(r));
+}
+
+void session::defer_finish(const pending& p, std::string outcome) {
+  m_finished_.emplace_back(p, std::move(outcome));
+}
+
+void session::flush_finished() {
+  for (auto& [p, outcome] : m_finished_) {
+    std::string detail;
+    if (mask_policy_) {
+      // What masking did to this statement's rows: counts per detector and column, no values.
+      boost::json::object o;
+      if (mask_exempt_) {
+        o["masking"] = "exempt";
+      } else {
+        for (std::size_t i = 0; i < m_ncounts_; ++i) {
+          if (m_counts_[i].first != p.stmt_id || m_counts_[i].second.empty()) continue;
+          boost::system::error_code ec;
+          auto v = boost::json::parse(m_counts_[i].second.to_json(*mask_policy_->engine_ptr()), ec);
+          if (!ec) o["masked"] = std::move(v);
+        }
+      }
+      if (!o.empty()) detail = boost::json::serialize(o);
+    }
+    finish_statement(p, std::move(outcome), std::move(detail));
+  }
+  m_finished_.clear();
+  // Counts of statements still running carry over to the next batch.
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < m_ncounts_; ++i) {
+    bool open = false;
+    for (const auto& q : pending_)
+      if (q.stmt_id == m_counts_[i].first) open = true;
+    if (open) {
+      if (keep != i) std::swap(m_counts_[keep], m_counts_[i]);
+      ++keep;
+    }
+  }
+  for (std::size_t i = keep; i < m_ncounts_; ++i) m_counts_[i].second.clear();
+  m_ncounts_ = keep;
+}
+
+dlp::counts& session::counts_for(std::int64_t stmt) {
+  for (std::size_t i = 0; i < m_ncounts_; ++i)
+    if (m_counts_[i].first == stmt) return m_counts_[i].second;
+  if (m_ncounts_ == m_counts_.size()) m_counts_.emplace_back();
+  auto& slot = m_counts_[m_ncounts_++];
+  slot.first = stmt;
+  slot.second.clear();
+  return slot.second;
+}
+
+status session::plan_columns(const frame& f) {
+  if (auto st = parse_row_description(f.body, m_cols_); !st) return st;
+  m_descs_.clear();
+  for (const auto& c : m_cols_)
+    m_descs_.push_back({c.name, dlp::kind_of_pg_type(c.type_oid, c.format == 1)});
+  if (m_nplans_ == m_plans_.size()) m_plans_.emplace_back();
+  auto& plan = m_plans_[m_nplans_++];
+  dlp::counts scratch;
+  masker_->plan(m_descs_, plan, scratch);
+  plan_ok_ = true;
+  return {};
+}
+
+status session::collect_row(const frame& f, std::size_t frame_off, std::int64_t stmt) {
+  auto first = static_cast<std::uint32_t>(m_cells_.size());
+  if (auto st = parse_data_row(f.body, m_cells_, m_nulls_); !st) return st;
+  auto n = static_cast<std::uint32_t>(m_cells_.size()) - first;
+  std::int32_t plan = -1;
+  // Rows without a RowDescription in view (or not matching it) are scanned whole: fail closed.
+  if (plan_ok_ && m_nplans_ > 0 && m_plans_[m_nplans_ - 1].size() == n)
+    plan = static_cast<std::int32_t>(m_nplans_ - 1);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    bool scan = !m_nulls_[first + i];
+    if (plan >= 0) scan = scan && m_plans_[plan][i].mode == dlp::column_mode::scan;
+    m_scan_of_cell_.push_back(scan ? static_cast<std::uint32_t>(m_scan_.size()) : UINT32_MAX);
+    if (scan) m_scan_.push_back(m_cells_[first + i]);
+  }
+  m_rows_.push_back({frame_off, f.size, first, n, plan, stmt});
+  return {};
+}
+
+void session::collect_copy(const frame& f, std::size_t frame_off, std::int64_t stmt) {
+  m_copies_.push_back({frame_off, f.size, static_cast<std::uint32_t>(m_scan_.size()), stmt});
+  m_scan_.emplace_back(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+}
+
+void session::apply_masks(bytes in, std::vector<std::uint8_t>& rewritten, std::vector<cut>& cuts) {
+  (void)in;
+  if (!m_scan_.empty()) masker_->scan(m_scan_, m_findings_);
+  else m_findings_.clear();
+  dlp::finding_cursor cursor(m_findings_);
+  // Rows and COPY lines interleave by frame offset only across result sets; findings are ordered
+  // by scan index, which follows collection order, so walk both lists in collection order.
+  std::size_t ri = 0, ci = 0;
+  while (ri < m_rows_.size() || ci < m_copies_.size()) {
+    bool take_row = ci >= m_copies_.size() ||
+                    (ri < m_rows_.size() && m_rows_[ri].frame_off < m_copies_[ci].frame_off);
+    if (!take_row) {
+      const auto& cp = m_copies_[ci++];
+      auto hits = cursor.next(cp.scan_index);
+      if (hits.empty()) continue;
+      auto& counts = counts_for(cp.stmt);
+      m_out_.clear();
+      masker_->mask_text(m_scan_[cp.scan_index], hits, m_out_, counts);
+      auto off = rewritten.size();
+      {
+        message m(rewritten, 'd');
+        m.w().raw(std::string_view(m_out_));
+      }
+      cuts.push_back({cp.frame_off, cp.frame_size, off, rewritten.size() - off});
+      continue;
+    }
+    const auto& row = m_rows_[ri++];
+    const std::vector<dlp::column_plan>* plan = row.plan >= 0 ? &m_plans_[row.plan] : nullptr;
+    // Does anything in this row change?
+    bool change = false;
+    for (std::uint32_t i = 0; i < row.ncols && !change; ++i) {
+      auto cell = row.first_cell + i;
+      if (m_nulls_[cell]) continue;
+      if (plan && (*plan)[i].mode == dlp::column_mode::whole) change = true;
+      auto si = m_scan_of_cell_[cell];
+      if (si != UINT32_MAX) {
+        auto c = cursor;  // peek
+        if (!c.next(si).empty()) change = true;
+      }
+    }
+    if (!change) {
+      for (std::uint32_t i = 0; i < row.ncols; ++i) {
+        auto si = m_scan_of_cell_[row.first_cell + i];
+        if (si != UINT32_MAX) (void)cursor.next(si);
+      }
+      continue;
+    }
+    auto& counts = counts_for(row.stmt);
+    auto off = rewritten.size();
+    {
+      message m(rewritten, 'D');
+      m.w().i16(static_cast<std::uint16_t>(row.ncols));
+      for (std::uint32_t i = 0; i < row.ncols; ++i) {
+        auto cell = row.first_cell + i;
+        if (m_nulls_[cell]) {
+          m.w().i32(0xffffffffu);
+          continue;
+        }
+        auto v = m_cells_[cell];
+        auto si = m_scan_of_cell_[cell];
+        const dlp::column_plan* cp = plan ? &(*plan)[i] : nullptr;
+        auto kind = cp ? cp->kind : dlp::value_kind::text;
+        auto slot = cp ? cp->slot : dlp::counts::no_column;
+        m_out_.clear();
+        dlp::mask_outcome mo = dlp::mask_outcome::value;
+        if (cp && cp->mode == dlp::column_mode::whole) {
+          mo = masker_->mask_whole(v, *cp->rule, kind, m_out_, counts, slot);
+        } else if (si != UINT32_MAX) {
+          auto hits = cursor.next(si);
+          if (hits.empty()) {
+            m.w().i32(static_cast<std::uint32_t>(v.size())).raw(v);
+            continue;
+          }
+          mo = masker_->mask_cell(v, hits, kind, m_out_, counts, slot);
+        } else {
+          m.w().i32(static_cast<std::uint32_t>(v.size())).raw(v);
+          continue;
+        }
+        if (mo == dlp::mask_outcome::null) m.w().i32(0xffffffffu);
+        else m.w().i32(static_cast<std::uint32_t>(m_out_.size())).raw(std::string_view(m_out_));
+      }
+    }
+    cuts.push_back({row.frame_off, row.frame_size, off, rewritten.size() - off});
+  }
+  m_rows_.clear();
+  m_copies_.clear();
+  m_cells_.clear();
+  m_nulls_.clear();
+  m_scan_.clear();
+  m_scan_of_cell_.clear();
+  m_nplans_ = plan_ok_ && m_nplans_ > 0 ? (std::swap(m_plans_[0], m_plans_[m_nplans_ - 1]), 1) : 0;
+}
+
+void session::mask_notice(const frame& f, std::size_t frame_off,
+                          std::vector<std::uint8_t>& rewritten, std::vector<cut>& cuts) {
+  // PHI leaks through error and notice text ("Key (ssn)=(123-45-6789) already exists").
+  std::vector<std::pair<char, std::string_view>> fields;
+  std::size_t pos = 0;
+  auto body = std::string_view(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+  while (pos < body.size() && body[pos] != 0) {
+    char code = body[pos++];
+    auto nul = body.find('\0', pos);
+    if (nul == std::string_view::npos) return;  // malformed: left for the client to reject
+    fields.emplace_back(code, body.substr(pos, nul - pos));
+    pos = nul + 1;
+  }
+  dlp::counts scratch;
+  bool changed = false;
+  std::vector<std::string> masked(fields.size());
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    auto code = fields[i].first;
+    if (code == 'M' || code == 'D' || code == 'H' || code == 'W' || code == 'q') {
+      masked[i] = text_masker_->mask_text(fields[i].second, scratch);
+      if (masked[i] != fields[i].second) changed = true;
+    }
+  }
+  if (!changed) return;
+  auto off = rewritten.size();
+  {
+    message m(rewritten, f.type);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      m.w().i8(static_cast<std::uint8_t>(fields[i].first));
+      m.w().cstr(masked[i].empty() && !(fields[i].second.empty()) ? fields[i].second : masked[i]);
+    }
+    m.w().i8(0);
+  }
+  cuts.push_back({frame_off, f.size, off, rewritten.size() - off});
 }
 
 asio::awaitable<void> session::client_to_server() {
@@ -860,7 +1092,7 @@ asio::awaitable<void> session::client_to_server() {
           pending p{next_stmt_id_++, true, 0, audit::now_us(), {}};
           auto r = base_record("statement");
           r.stmt_id = p.stmt_id;
-          r.statement = audit_statement_text(*q);
+          r.statement = audit_text(*q);
           r.param_count = 0;
           auto d = decided ? std::exchange(decided, std::nullopt) : check_guard(*q);
           if (d && d->act == config::guard_action::review) {
@@ -902,7 +1134,7 @@ asio::awaitable<void> session::client_to_server() {
             // relay turns that failure into this rule's 42501. The denial is on record now.
             auto r = base_record("statement");
             r.stmt_id = next_stmt_id_++;
-            r.statement = audit_statement_text(m->query);
+            r.statement = audit_text(m->query);
             r.param_count = m->param_types;
             r.outcome = "42501";
             note_guard(r, *d);
@@ -930,7 +1162,7 @@ asio::awaitable<void> session::client_to_server() {
           auto r = base_record("statement");
           r.stmt_id = p.stmt_id;
           if (it != portals_.end() && it->second.statement) {
-            r.statement = audit_statement_text(*it->second.statement);
+            r.statement = audit_text(*it->second.statement);
             r.param_count = it->second.params;
           } else {
             r.statement = "<unknown portal \"" + std::string(m->portal) + "\">";
@@ -1068,9 +1300,6 @@ asio::awaitable<void> session::server_to_client() {
     std::size_t used = 0, want = 0;
     rewritten.clear();
     pieces.clear();
-    struct cut {
-      std::size_t frame_off, frame_size, rw_off, rw_len;
-    };
     std::vector<cut> cuts;  // frames replaced by bytes in `rewritten`
     for (;;) {
       frame f;
@@ -1087,8 +1316,31 @@ asio::awaitable<void> session::server_to_client() {
       switch (f.type) {
         case 'D':
           if (head != nullptr) ++head->rows;
+          if (masker_) {
+            if (auto ms = collect_row(f, used, head != nullptr ? head->stmt_id : 0); !ms) {
+              co_await fail_client("08006", "gatehouse received an invalid message from the target",
+                                   "upstream sent " + ms.err());
+              co_return;
+            }
+          }
+          break;
+        case 'T':
+          if (masker_) {
+            if (auto ms = plan_columns(f); !ms) {
+              co_await fail_client("08006", "gatehouse received an invalid message from the target",
+                                   "upstream sent " + ms.err());
+              co_return;
+            }
+          }
+          break;
+        case 'd':
+          if (masker_) collect_copy(f, used, head != nullptr ? head->stmt_id : 0);
+          break;
+        case 'N':
+          if (text_masker_) mask_notice(f, used, rewritten, cuts);
           break;
         case 'C':
+          if (masker_) end_result_set();
           if (head != nullptr) {
             auto tag = parse_command_complete(f.body);
             if (tag) {
@@ -1100,7 +1352,7 @@ asio::awaitable<void> session::server_to_client() {
                   head->rows = rows;
               } else {
                 if (rows >= 0 && tag->rfind("SELECT", 0) != 0) head->rows = rows;
-                finish_statement(*head, "ok");
+                defer_finish(*head, "ok");
                 pending_.pop_front();
               }
             }
@@ -1108,8 +1360,9 @@ asio::awaitable<void> session::server_to_client() {
           break;
         case 'I':
         case 's':
+          if (masker_) end_result_set();
           if (head != nullptr && !head->simple) {
-            finish_statement(*head, "ok");
+            defer_finish(*head, "ok");
             pending_.pop_front();
           }
           break;
@@ -1125,11 +1378,14 @@ asio::awaitable<void> session::server_to_client() {
               code = "42501";
             }
           }
+          if (text_masker_ && (cuts.empty() || cuts.back().frame_off != used))
+            mask_notice(f, used, rewritten, cuts);
+          if (masker_) end_result_set();
           if (head != nullptr) {
             if (head->simple) {
               head->outcome = code;
             } else {
-              finish_statement(*head, code);
+              defer_finish(*head, code);
               pending_.pop_front();
             }
           }
@@ -1144,8 +1400,8 @@ asio::awaitable<void> session::server_to_client() {
             auto p = std::move(pending_.front());
             pending_.pop_front();
             if (p.stmt_id == 0) break;
-            if (p.simple) finish_statement(p, p.outcome.empty() ? "ok" : p.outcome);
-            else finish_statement(p, "skipped");
+            if (p.simple) defer_finish(p, p.outcome.empty() ? "ok" : p.outcome);
+            else defer_finish(p, "skipped");
           }
           break;
         }
@@ -1163,6 +1419,11 @@ asio::awaitable<void> session::server_to_client() {
       }
       used += f.size;
     }
+    if (masker_) apply_masks(in, rewritten, cuts);
+    flush_finished();
+    if (!cuts.empty())
+      std::sort(cuts.begin(), cuts.end(),
+                [](const cut& a, const cut& b) { return a.frame_off < b.frame_off; });
     if (used > 0) {
       net::error_code wec;
       co_await client_write_mu_.lock();

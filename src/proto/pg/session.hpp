@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dlp/dlp.hpp"
 #include "guard/rules.hpp"
 #include "identity/identity.hpp"
 #include "net/stream.hpp"
@@ -97,6 +98,8 @@ class session : public std::enable_shared_from_this<session> {
   void touch() { last_activity_ = clock::now(); }
 
   audit::record base_record(std::string kind) const;
+  // Statement text as the audit trail keeps it: capped, and masked on masked connections.
+  std::string audit_text(std::string_view sql);
   // Guardrails: the decision for a Query/Parse text (nullopt: no rule matched).
   std::optional<guard::decision> check_guard(std::string_view sql);
   void note_guard(audit::record& r, const guard::decision& d);
@@ -112,7 +115,27 @@ class session : public std::enable_shared_from_this<session> {
   // SQL that fails at the target with an error take_denial() recognises.
   std::string deny_sentinel(const guard::decision& d);
   std::optional<std::string> take_denial(std::string_view sqlstate, std::string_view message);
-  void finish_statement(pending& p, std::string outcome);
+  void finish_statement(pending& p, std::string outcome, std::string detail = {});
+  // Results found while relaying a batch are recorded after the batch is masked, so each
+  // carries what masking did to its rows.
+  void defer_finish(const pending& p, std::string outcome);
+  void flush_finished();
+
+ public:
+  struct cut {
+    std::size_t frame_off, frame_size, rw_off, rw_len;
+  };
+
+ private:
+  // Masking (src/dlp) of what goes to the client.
+  status plan_columns(const frame& f);
+  status collect_row(const frame& f, std::size_t frame_off, std::int64_t stmt);
+  void collect_copy(const frame& f, std::size_t frame_off, std::int64_t stmt);
+  void end_result_set() { plan_ok_ = false; }
+  void apply_masks(bytes in, std::vector<std::uint8_t>& rewritten, std::vector<cut>& cuts);
+  void mask_notice(const frame& f, std::size_t frame_off, std::vector<std::uint8_t>& rewritten,
+                   std::vector<cut>& cuts);
+  dlp::counts& counts_for(std::int64_t stmt);
   void record_auth_failure(const std::string& reason);
 
   server_context& ctx_;
@@ -152,6 +175,43 @@ class session : public std::enable_shared_from_this<session> {
   std::unordered_map<std::uint64_t, std::string> denials_;  // sentinel id -> client message
   std::uint64_t next_denial_ = 1;
   std::string holding_review_;  // id of the review a statement is held for
+
+  // Masking state. masker_: data to the client (absent for exempt users or unmasked
+  // connections); text_masker_: statement text for the audit trail and notices (any masked
+  // connection, exempt or not). Buffers are reused batch to batch: no per-row allocation.
+  std::shared_ptr<const dlp::policy> mask_policy_;
+  std::optional<dlp::scanner> masker_;
+  dlp::scanner* text_masker_ = nullptr;
+  std::optional<dlp::scanner> text_only_masker_;
+  bool mask_exempt_ = false;
+  bool plan_ok_ = false;
+  std::vector<column_info> m_cols_;
+  std::vector<dlp::column_desc> m_descs_;
+  std::vector<dlp::column_plan> m_plan_;
+  std::vector<std::vector<dlp::column_plan>> m_plans_;  // plans used by rows of this batch
+  std::size_t m_nplans_ = 0;
+  struct mask_row {
+    std::size_t frame_off, frame_size;
+    std::uint32_t first_cell, ncols;
+    std::int32_t plan;  // index into m_plans_, -1: no column information (scan every cell)
+    std::int64_t stmt;
+  };
+  std::vector<mask_row> m_rows_;
+  struct copy_row {
+    std::size_t frame_off, frame_size;
+    std::uint32_t scan_index;
+    std::int64_t stmt;
+  };
+  std::vector<copy_row> m_copies_;
+  std::vector<std::string_view> m_cells_;
+  std::vector<bool> m_nulls_;
+  std::vector<std::string_view> m_scan_;
+  std::vector<std::uint32_t> m_scan_of_cell_;
+  std::vector<dlp::finding> m_findings_;
+  std::string m_out_;
+  std::vector<std::pair<std::int64_t, dlp::counts>> m_counts_;
+  std::size_t m_ncounts_ = 0;
+  std::vector<std::pair<pending, std::string>> m_finished_;
   char tx_status_ = 'I';
   // Statement texts by prepared-statement name and by portal, for auditing Execute.
   std::unordered_map<std::string, std::shared_ptr<const std::string>> statements_;
