@@ -142,7 +142,12 @@ void encode_record(record& r, std::string_view prev_hash, std::string& out) {
 
 result<record> decode_record(std::string_view line, bool verified) {
   boost::system::error_code ec;
-  auto v = boost::json::parse(line, ec);
+  // Statements hold whatever bytes the client sent, UTF-8 or not, and put_str() writes them as
+  // they are; they must read back byte for byte (the hash covers them), or open() would take the
+  // line for a torn tail and cut it and every event after it.
+  boost::json::parse_options opt;
+  opt.allow_invalid_utf8 = true;
+  auto v = boost::json::parse(line, ec, {}, opt);
   if (ec || !v.is_object()) return make_error("not a JSON object");
   const auto& o = v.as_object();
   record r;
@@ -203,7 +208,14 @@ result<std::unique_ptr<journal>> journal::open(const std::string& dir, sync_mode
       auto nl = data.find('\n', pos);
       if (nl == std::string::npos) break;
       auto rec = decode_record(std::string_view(data).substr(pos, nl - pos), false);
-      if (!rec) break;
+      if (!rec) {
+        // Only an unterminated last line can be a write cut short by a crash. A complete line
+        // that does not parse is damage or tampering: refuse to start rather than delete the
+        // events after it.
+        return make_error("audit journal " + segs.back().string() + " is damaged at byte " +
+                          std::to_string(pos) + " (" + rec.err() +
+                          "); run `gatehouse audit verify` and restore it before serving");
+      }
       last_seq = rec->seq;
       j->last_hash_ = rec->hash;
       pos = nl + 1;
