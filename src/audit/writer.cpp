@@ -157,8 +157,12 @@ writer::stats writer::get_stats() const {
 void writer::submit(std::vector<record> recs, handler h) {
   std::unique_lock lk(mu_);
   if (stopped_ && !writing_) {
+    stats_.failed_events += recs.size();
     lk.unlock();
     if (h) std::move(h).complete("audit writer is stopped");
+    else
+      log::error("audit", "event after the audit writer stopped was not recorded",
+                 {{"events", std::to_string(recs.size())}});
     return;
   }
   for (auto& r : recs) queued_.push_back(std::move(r));
