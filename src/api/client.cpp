@@ -1,6 +1,7 @@
 #include "api/client.hpp"
 
 #include <openssl/x509_vfy.h>
+#include <strings.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <strings.h>
 
 #include "net/tls.hpp"
 

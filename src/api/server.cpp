@@ -112,8 +112,7 @@ std::string percent_decode(std::string_view s, bool& ok) {
 
 void audit_auth_failure(server::state& st, const std::string& user, const std::string& peer,
                         const std::string& why) {
-  log::warn("api", "authentication failed",
-            {{"user", user}, {"client", peer}, {"reason", why}});
+  log::warn("api", "authentication failed", {{"user", user}, {"client", peer}, {"reason", why}});
   if (st.audit == nullptr) return;
   audit::record r;
   r.ts_us = audit::now_us();
@@ -154,8 +153,8 @@ std::optional<identity::principal> authenticate(server::state& st, const request
   if (user == review::local_admin_user) {
     if (st.opts.admin_token.empty() || !crypto::constant_time_equal(key, st.opts.admin_token))
       return fail("wrong local admin token");
-    return identity::principal{std::string(review::local_admin_user), {},
-                               std::string(review::local_admin_method)};
+    return identity::principal{
+        std::string(review::local_admin_user), {}, std::string(review::local_admin_method)};
   }
   auto p = st.ids.authenticate(user, key);
   if (!p) return fail(p.err());
@@ -294,7 +293,8 @@ reply route(server::state& st, const request& req, const std::string& peer) {
     auto slash = rest.find('/');
     id = std::string(rest.substr(0, slash));
     if (slash != std::string_view::npos) action = std::string(rest.substr(slash + 1));
-    if (id.empty() || (slash != std::string_view::npos && action != "approve" && action != "reject"))
+    if (id.empty() ||
+        (slash != std::string_view::npos && action != "approve" && action != "reject"))
       return error_reply(http::status::not_found, "no such endpoint");
   }
   if (action.empty() && method != http::verb::get) return method_not_allowed("GET");
@@ -355,13 +355,13 @@ asio::awaitable<void> serve_requests(std::shared_ptr<server::state> st, Stream& 
           hec == http::error::partial_message)
         co_return;
       if (hec == http::error::body_limit) {
-        rep = error_reply(http::status::payload_too_large,
-                          "request body larger than " + std::to_string(st->opts.max_body) +
-                              " bytes");
+        rep =
+            error_reply(http::status::payload_too_large,
+                        "request body larger than " + std::to_string(st->opts.max_body) + " bytes");
       } else if (hec == http::error::header_limit) {
-        rep = error_reply(http::status::request_header_fields_too_large,
-                          "request header larger than " + std::to_string(st->opts.max_header) +
-                              " bytes");
+        rep = error_reply(
+            http::status::request_header_fields_too_large,
+            "request header larger than " + std::to_string(st->opts.max_header) + " bytes");
       } else {
         rep = error_reply(http::status::bad_request, "malformed HTTP request: " + hec.message());
       }
@@ -461,7 +461,9 @@ server::server(asio::io_context& ioc, review::service& svc, const identity::dire
                audit::writer* audit, server_options opts)
     : state_(std::make_shared<state>(ioc, svc, ids, audit, std::move(opts))) {}
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+}
 
 status server::start() {
   const auto& ep = state_->opts.listen;

@@ -14,9 +14,8 @@ result<std::map<std::string, review::policy>> review_policies(const config::conf
     if (c.reviews.notify) {
       const auto& n = *c.reviews.notify;
       p.notify.webhook = n.webhook;
-      p.notify.format =
-          n.format == config::notify_format::slack ? review::notify_format::slack
-                                                   : review::notify_format::json;
+      p.notify.format = n.format == config::notify_format::slack ? review::notify_format::slack
+                                                                 : review::notify_format::json;
       if (!n.secret.empty()) {
         auto s = n.secret.resolve();
         if (!s)

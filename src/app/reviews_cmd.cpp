@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -141,8 +142,9 @@ void print_table(const std::vector<review::review>& rs) {
     std::puts(line.c_str());
   }
   if (orphans)
-    std::puts("* orphaned: left pending by an earlier gateway run; its session is gone, a decision "
-              "is only recorded");
+    std::puts(
+        "* orphaned: left pending by an earlier gateway run; its session is gone, a decision "
+        "is only recorded");
 }
 
 void print_review(const review::review& r) {
@@ -163,26 +165,27 @@ void print_review(const review::review& r) {
   row("requester", who);
   row("connection", safe(r.connection));
   if (!r.session_id.empty() || !r.client_addr.empty())
-    row("session", safe(r.session_id) + (r.client_addr.empty() ? "" : " from " + safe(r.client_addr)));
+    row("session",
+        safe(r.session_id) + (r.client_addr.empty() ? "" : " from " + safe(r.client_addr)));
   if (!r.rule.empty()) row("rule", safe(r.rule));
   row("created", review::format_time(r.created_us) + " (" + relative(r.created_us, now) + " ago)");
   if (r.status == review::review_status::pending)
     row("expires", review::format_time(r.expires_us) +
                        (r.expires_us > now ? " (in " + relative(r.expires_us, now) + ")" : ""));
   std::string approvers;
-  for (std::size_t i = 0; i < r.approvers.size(); ++i) approvers += (i ? "," : "") + safe(r.approvers[i]);
+  for (std::size_t i = 0; i < r.approvers.size(); ++i)
+    approvers += (i ? "," : "") + safe(r.approvers[i]);
   approvers += " (" + std::to_string(r.min_approvals) + " approval" +
                (r.min_approvals == 1 ? "" : "s") + " needed; self-approval " +
                (r.self_approval ? "allowed" : "not allowed") + ")";
   row("approvers", approvers);
-  if (r.kind == review::review_kind::access)
-    row("window", format_duration(r.access_window));
+  if (r.kind == review::review_kind::access) row("window", format_duration(r.access_window));
   for (std::size_t i = 0; i < r.approvals.size(); ++i)
     row(i == 0 ? "approvals" : "",
         safe(r.approvals[i].user) + " at " + review::format_time(r.approvals[i].at_us));
   if (r.decided_us != 0)
-    row("decided", (r.decided_by.empty() ? std::string() : "by " + safe(r.decided_by) + " ") + "at " +
-                       review::format_time(r.decided_us));
+    row("decided", (r.decided_by.empty() ? std::string() : "by " + safe(r.decided_by) + " ") +
+                       "at " + review::format_time(r.decided_us));
   if (!r.reason.empty()) row("reason", safe(r.reason));
   if (!r.statement.empty()) {
     std::puts("statement");
@@ -223,8 +226,7 @@ int cmd_reviews(const std::vector<std::string>& args) {
   const bool decide = sub == "approve" || sub == "reject";
   if (sub != "list" && sub != "show" && !decide)
     return usage_error("unknown subcommand '" + sub + "'");
-  if (sub == "list" && f.positional.size() > 1)
-    return usage_error("list takes no ID");
+  if (sub == "list" && f.positional.size() > 1) return usage_error("list takes no ID");
   if (sub != "list" && f.positional.size() < 2) return usage_error(sub + " needs a review ID");
   if (f.values.count("reason") && !decide)
     return usage_error("--reason goes with approve or reject");
@@ -239,8 +241,7 @@ int cmd_reviews(const std::vector<std::string>& args) {
   }
   const auto& ep = cfg->gateway.listen.api;
   if (ep.empty()) {
-    std::fprintf(stderr,
-                 "gatehouse reviews: %s has no gateway.listen.api; the review API is off\n",
+    std::fprintf(stderr, "gatehouse reviews: %s has no gateway.listen.api; the review API is off\n",
                  cfg->path.c_str());
     return 1;
   }
@@ -249,8 +250,9 @@ int cmd_reviews(const std::vector<std::string>& args) {
   if (f.values.count("as")) {
     const char* key = std::getenv("GATEHOUSE_API_KEY");
     if (key == nullptr || *key == '\0')
-      return usage_error("--as " + f.values["as"] +
-                         " needs that user's API key in the GATEHOUSE_API_KEY environment variable");
+      return usage_error(
+          "--as " + f.values["as"] +
+          " needs that user's API key in the GATEHOUSE_API_KEY environment variable");
     if (f.values["as"] == review::local_admin_user)
       return usage_error("local-admin is reserved: omit --as to act as the local admin");
     auth = "Bearer " + f.values["as"] + ":" + key;
@@ -269,9 +271,10 @@ int cmd_reviews(const std::vector<std::string>& args) {
   if (o.host == "::") o.host = "::1";
   // The gateway serves plain HTTP only on loopback; elsewhere TLS with its own certificate.
   o.tls = !api::is_loopback_host(ep.host);
-  o.ca_file = !cfg->gateway.tls.cert.empty()
-                  ? cfg->gateway.tls.cert
-                  : (std::filesystem::path(cfg->gateway.state_dir) / "tls" / "gateway.crt").string();
+  o.ca_file =
+      !cfg->gateway.tls.cert.empty()
+          ? cfg->gateway.tls.cert
+          : (std::filesystem::path(cfg->gateway.state_dir) / "tls" / "gateway.crt").string();
   o.port = ep.port;
 
   std::string method = "GET", target, body;
@@ -296,7 +299,8 @@ int cmd_reviews(const std::vector<std::string>& args) {
 
   auto res = api::http_request(o, method, target, auth, body);
   if (!res) {
-    std::fprintf(stderr, "gatehouse reviews: %s (is the gateway running? gateway.listen.api = %s:%u)\n",
+    std::fprintf(stderr,
+                 "gatehouse reviews: %s (is the gateway running? gateway.listen.api = %s:%u)\n",
                  res.err().c_str(), ep.host.c_str(), static_cast<unsigned>(ep.port));
     return 1;
   }
@@ -316,7 +320,8 @@ int cmd_reviews(const std::vector<std::string>& args) {
   }
   if (sub == "list") {
     std::vector<review::review> rs;
-    if (v.is_object() && v.as_object().contains("reviews") && v.as_object().at("reviews").is_array())
+    if (v.is_object() && v.as_object().contains("reviews") &&
+        v.as_object().at("reviews").is_array())
       for (const auto& item : v.as_object().at("reviews").as_array())
         if (auto r = review::from_json(item)) rs.push_back(std::move(*r));
     print_table(rs);

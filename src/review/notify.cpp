@@ -99,10 +99,14 @@ std::string slack_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out.push_back(c);
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -250,7 +254,8 @@ asio::awaitable<std::string> attempt(const delivery& d) {
   if (cec) co_return "connect: " + cec.message();
 
   http::request<http::string_body> req{http::verb::post, d.url.target, 11};
-  std::string host = d.url.host.find(':') != std::string::npos ? "[" + d.url.host + "]" : d.url.host;
+  std::string host =
+      d.url.host.find(':') != std::string::npos ? "[" + d.url.host + "]" : d.url.host;
   if (d.url.port != (d.url.tls ? 443 : 80)) host += ":" + std::to_string(d.url.port);
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "gatehouse/" GATEHOUSE_VERSION);

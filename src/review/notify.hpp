@@ -4,8 +4,8 @@
 // exponential backoff, and never blocks or fails the caller: a review exists whether or not
 // anybody was told about it. A delivery that gives up is logged and audited
 // (review.notify_failed).
-#include <boost/asio/any_io_executor.hpp>
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>

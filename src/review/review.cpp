@@ -1,7 +1,7 @@
 #include "review/review.hpp"
 
-#include <boost/json.hpp>
 #include <array>
+#include <boost/json.hpp>
 #include <ctime>
 
 #include "core/crypto.hpp"

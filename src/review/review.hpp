@@ -31,6 +31,9 @@ inline constexpr std::string_view rejected = "review.rejected";
 inline constexpr std::string_view expired = "review.expired";
 inline constexpr std::string_view cancelled = "review.cancelled";
 inline constexpr std::string_view notify_failed = "review.notify_failed";
+// A decision refused because of who tried (not an approver, self-approval): worth an auditor's
+// eye, and nothing changed.
+inline constexpr std::string_view refused = "review.refused";
 }  // namespace events
 
 struct approval {

@@ -185,8 +185,8 @@ void service::shutdown(const std::string& reason) {
     e.waiters.clear();
   }
   if (woken > 0)
-    log::info("review", "held sessions released", {{"waiters", std::to_string(woken)},
-                                                    {"reason", reason}});
+    log::info("review", "held sessions released",
+              {{"waiters", std::to_string(woken)}, {"reason", reason}});
   asio::post(strand_, [this] { timer_.cancel(); });
 }
 
@@ -287,8 +287,8 @@ result<review> service::create(const request& req, errc* why) {
 
   if (auto s = store_->create_review(to_row(r)); !s)
     return refuse(why, errc::unavailable, "could not store the review: " + s.err());
-  if (auto err = record_now(make_event(events::created, r, r.requester,
-                                       join(r.requester_groups), r.rule));
+  if (auto err =
+          record_now(make_event(events::created, r, r.requester, join(r.requester_groups), r.rule));
       !err.empty()) {
     // Not on record, so it never existed for anyone: mark it so and refuse.
     review gone = r;
@@ -375,8 +375,8 @@ void service::wake_locked(const review& r) {
   pending_.erase(it);
 }
 
-void service::finish_locked(review r, review_status to, std::string actor,
-                            std::string actor_groups, std::string reason) {
+void service::finish_locked(review r, review_status to, std::string actor, std::string actor_groups,
+                            std::string reason) {
   const auto kind = to == review_status::expired ? events::expired : events::cancelled;
   r.status = to;
   r.decided_by = to == review_status::expired ? std::string(system_actor) : actor;
@@ -421,8 +421,8 @@ result<review> service::cancel(const std::string& id, const std::string& reason,
   return refuse(why, errc::unavailable, "review " + id + " could not be read back");
 }
 
-result<review> service::decide(const std::string& id, const identity::principal& who,
-                               bool approve, std::string reason, errc* why) {
+result<review> service::decide(const std::string& id, const identity::principal& who, bool approve,
+                               std::string reason, errc* why) {
   if (!valid_id(id)) return refuse(why, errc::not_found, "no such review");
   if (reason.size() > max_reason_bytes)
     return refuse(why, errc::invalid,
@@ -446,13 +446,19 @@ result<review> service::decide(const std::string& id, const identity::principal&
     return refuse(why, errc::conflict, m);
   }
   const bool admin = who.method == local_admin_method;
+  auto forbidden = [&](std::string msg) {
+    auto rec = make_event(events::refused, r, who.user, who.groups_joined(), msg);
+    rec.outcome = "refused";
+    rec.statement.clear();  // on record with review.created already
+    audit_->append_detached(std::move(rec));
+    log::warn("review", "decision refused", {{"review", id}, {"user", who.user}, {"reason", msg}});
+    return refuse(why, errc::forbidden, std::move(msg));
+  };
   if (!admin && !who.in_any(r.approvers))
-    return refuse(why, errc::forbidden,
-                  who.user + " may not decide review " + id +
-                      ": not a member of an approver group (" + join(r.approvers) + ")");
+    return forbidden(who.user + " may not decide review " + id +
+                     ": not a member of an approver group (" + join(r.approvers) + ")");
   if (approve && !admin && who.user == r.requester && !r.self_approval)
-    return refuse(why, errc::forbidden,
-                  "self-approval is not allowed: " + who.user + " requested review " + id);
+    return forbidden("self-approval is not allowed: " + who.user + " requested review " + id);
   for (const auto& a : r.approvals)
     if (a.user == who.user)
       return refuse(why, errc::conflict,
@@ -600,8 +606,10 @@ void service::expire_due() {
     }
     if (!r->has_value() || (*r)->status != review_status::pending) {
       // Decided elsewhere: wake whoever waits with what happened.
-      if (r->has_value()) wake_locked(**r);
-      else pending_.erase(id);
+      if (r->has_value())
+        wake_locked(**r);
+      else
+        pending_.erase(id);
       continue;
     }
     review x = std::move(**r);

@@ -71,8 +71,8 @@ struct filter {
 };
 
 struct service_options {
-  std::string store_url;             // its own store connection (never the audit writer's)
-  audit::writer* audit = nullptr;    // required
+  std::string store_url;                   // its own store connection (never the audit writer's)
+  audit::writer* audit = nullptr;          // required
   std::map<std::string, policy> policies;  // by connection name
   policy default_policy;                   // other connections (no approvers: create() refuses)
 };
@@ -152,9 +152,8 @@ class service {
           auto slot = boost::asio::get_associated_cancellation_slot(h);
           const std::uint64_t ticket = next_ticket();
           if (slot.is_connected())
-            slot.assign([this, rid, ticket](boost::asio::cancellation_type) {
-              waiter_gone(rid, ticket);
-            });
+            slot.assign(
+                [this, rid, ticket](boost::asio::cancellation_type) { waiter_gone(rid, ticket); });
           add_waiter(std::move(rid), ticket, detail::wait_handler(std::move(h)));
         },
         token, std::move(id));

@@ -29,7 +29,7 @@ struct review_row {
   std::string approvers;  // comma-separated groups
   std::int64_t min_approvals = 1;
   bool self_approval = false;
-  std::int64_t access_window_ms = 0;  // access reviews: how long an approval lets the user in
+  std::int64_t access_window_ms = 0;       // access reviews: how long an approval lets the user in
   std::vector<review_approval> approvals;  // in the order they were given
   std::string decided_by;
   std::string reason;

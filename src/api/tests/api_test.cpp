@@ -2,8 +2,6 @@
 // and a wrong key, audited), who may see and decide (403), unknown reviews (404), deciding twice
 // (409), the local admin token, malformed and oversized requests (400/413, connection closed,
 // the server keeps serving), deadlines, TLS, and refusing plain HTTP on a non-loopback address.
-#include "api/server.hpp"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -14,6 +12,7 @@
 
 #include "api/admin_token.hpp"
 #include "api/client.hpp"
+#include "api/server.hpp"
 #include "review/tests/test_util.hpp"
 
 namespace gh::api {
@@ -108,8 +107,8 @@ class api : public ::testing::Test {
     client_.timeout = 20s;
   }
 
-  http_result call(const std::string& method, const std::string& target,
-                   const std::string& auth, const std::string& body = {},
+  http_result call(const std::string& method, const std::string& target, const std::string& auth,
+                   const std::string& body = {},
                    const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     auto r = http_request(client_, method, target, auth, body, extra);
     EXPECT_TRUE(r.ok()) << r.err();
@@ -264,16 +263,16 @@ TEST_F(api, rejection_with_reason) {
 TEST_F(api, the_user_can_come_in_a_header) {
   start();
   auto id = create_review();
-  auto r = call("GET", "/api/reviews/" + id, "Bearer odd-key-0123456789abcdef",
-                {}, {{"X-Gatehouse-User", "odd:name"}});
+  auto r = call("GET", "/api/reviews/" + id, "Bearer odd-key-0123456789abcdef", {},
+                {{"X-Gatehouse-User", "odd:name"}});
   EXPECT_EQ(r.status, 200u) << r.body;
 }
 
 TEST_F(api, local_admin_token) {
   start();
   auto id = create_review();
-  auto wrong = call("POST", "/api/reviews/" + id + "/approve",
-                    bearer("local-admin", "not-the-token"));
+  auto wrong =
+      call("POST", "/api/reviews/" + id + "/approve", bearer("local-admin", "not-the-token"));
   EXPECT_EQ(wrong.status, 401u);
   auto tok = read_admin_token(dir_.path().string());
   ASSERT_TRUE(tok.ok()) << tok.err();
@@ -312,9 +311,9 @@ TEST_F(api, oversized_body_is_413_and_the_server_goes_on) {
     EXPECT_EQ(r->status, 413u);
   }
   EXPECT_EQ(svc_->get(id)->status, review::review_status::pending);
-  auto raw = raw_exchange(server_->port(),
-                          "POST /api/reviews/" + id + "/approve HTTP/1.1\r\nHost: x\r\n"
-                          "Content-Length: 1000000\r\n\r\n");
+  auto raw = raw_exchange(server_->port(), "POST /api/reviews/" + id +
+                                               "/approve HTTP/1.1\r\nHost: x\r\n"
+                                               "Content-Length: 1000000\r\n\r\n");
   EXPECT_TRUE(raw.starts_with("HTTP/1.1 413")) << raw;
   EXPECT_EQ(call("GET", "/api/health", "").status, 200u);
 }
@@ -335,15 +334,16 @@ TEST_F(api, a_silent_client_is_cut_off_at_the_header_deadline) {
   o.header_timeout = 200ms;
   start(o);
   auto raw = raw_exchange(server_->port(), "GET /api/heal");  // never finishes
-  EXPECT_EQ(raw, "");  // closed without an answer
+  EXPECT_EQ(raw, "");                                         // closed without an answer
   EXPECT_EQ(call("GET", "/api/health", "").status, 200u);
 }
 
 TEST_F(api, keep_alive_serves_several_requests_on_one_connection) {
   start();
   const std::string req = "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n";
-  auto raw = raw_exchange(server_->port(),
-                          req + req + "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto raw =
+      raw_exchange(server_->port(),
+                   req + req + "GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::size_t n = 0;
   for (std::size_t p = 0; (p = raw.find("HTTP/1.1 200", p)) != std::string::npos; ++p) ++n;
   EXPECT_EQ(n, 3u) << raw;
@@ -389,7 +389,8 @@ TEST_F(api, stop_closes_open_connections) {
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket s(io);
   s.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
-  boost::asio::write(s, boost::asio::buffer(std::string("GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")));
+  boost::asio::write(
+      s, boost::asio::buffer(std::string("GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")));
   char buf[4096];
   boost::system::error_code ec;
   auto n = s.read_some(boost::asio::buffer(buf), ec);  // the first answer; connection kept open

@@ -103,6 +103,9 @@ void session::close(std::string reason) {
   if (close_reason_.empty()) close_reason_ = std::move(reason);
   if (closed_) return;
   closed_ = true;
+  // A statement held for review dies with its session: nobody may approve it afterwards.
+  if (!holding_review_.empty() && ctx_.reviews != nullptr)
+    (void)ctx_.reviews->cancel(holding_review_, "session closed: " + close_reason_);
   watchdog_timer_.cancel();
   client_.close();
   if (upstream_) upstream_->close();

@@ -99,7 +99,8 @@ TEST(webhook_payload, slack_has_text_and_blocks_with_escaped_mrkdwn) {
   EXPECT_NE(all.find("&lt;b&gt;&amp;"), std::string::npos) << all;
   EXPECT_EQ(all.find("<b>"), std::string::npos) << all;
   // The statement's own ``` cannot close the code block early.
-  auto code = std::string(v["blocks"].as_array()[2].as_object()["text"].as_object()["text"].as_string());
+  auto code =
+      std::string(v["blocks"].as_array()[2].as_object()["text"].as_object()["text"].as_string());
   EXPECT_TRUE(code.starts_with("```")) << code;
   EXPECT_EQ(code.find("```", 3), code.size() - 3) << code;
 
@@ -132,7 +133,8 @@ TEST_F(webhook, posts_the_signed_payload) {
   EXPECT_EQ(got[0].target, "/hooks/abc?x=1");
   EXPECT_EQ(got[0].headers["content-type"], "application/json");
   EXPECT_EQ(got[0].headers["x-gatehouse-event"], "review.created");
-  EXPECT_EQ(got[0].headers["x-gatehouse-signature"], webhook_signature("shared-secret", got[0].body));
+  EXPECT_EQ(got[0].headers["x-gatehouse-signature"],
+            webhook_signature("shared-secret", got[0].body));
   EXPECT_EQ(got[0].body, webhook_payload(notify_format::json, event_created, sample()));
   EXPECT_EQ(n.get_stats().attempts, 1u);
 }

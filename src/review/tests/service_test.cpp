@@ -179,6 +179,12 @@ TEST_F(review_service, only_members_of_an_approver_group_may_decide) {
   EXPECT_EQ(why, errc::forbidden);
   EXPECT_EQ(svc.get(r.id)->status, review_status::pending);
   EXPECT_TRUE(audit_->events("review.rejected").empty());
+  // The attempts are on record, with who tried.
+  ASSERT_TRUE(eventually([&] { return audit_->events("review.refused").size() == 2; }));
+  auto refused = audit_->events("review.refused");
+  EXPECT_EQ(refused[0].user, "mallory");
+  EXPECT_EQ(refused[0].outcome, "refused");
+  EXPECT_NE(refused[0].reason.find("approver group"), std::string::npos) << refused[0].reason;
 
   auto d = svc.decide(r.id, dana, true, "ticket 42");
   ASSERT_TRUE(d.ok()) << d.err();
@@ -206,6 +212,8 @@ TEST_F(review_service, the_requester_may_not_approve_unless_self_approval) {
     EXPECT_EQ(why, errc::forbidden);
     EXPECT_NE(self.err().find("self-approval"), std::string::npos) << self.err();
     EXPECT_EQ(svc.get(r.id)->status, review_status::pending);
+    ASSERT_TRUE(eventually([&] { return audit_->events("review.refused").size() == 1; }));
+    EXPECT_EQ(audit_->events("review.refused")[0].user, "dana");
     // Withdrawing one's own request is always allowed to an approver.
     auto withdraw = svc.decide(r.id, dana, false, "changed my mind");
     ASSERT_TRUE(withdraw.ok()) << withdraw.err();

@@ -4,12 +4,12 @@
 // tiny HTTP(S) server on 127.0.0.1 that records what it receives and answers with scripted codes.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -48,7 +48,8 @@ inline bool eventually(const std::function<bool()>& pred,
 class audit_env {
  public:
   explicit audit_env(const std::filesystem::path& dir)
-      : url_("sqlite://" + (dir / "gatehouse.db").string()), journal_dir_((dir / "audit").string()) {
+      : url_("sqlite://" + (dir / "gatehouse.db").string()),
+        journal_dir_((dir / "audit").string()) {
     auto st = store::open_store(url_);
     EXPECT_TRUE(st.ok()) << st.err();
     auto m = (*st)->migrate();
@@ -109,7 +110,9 @@ struct received_request {
 class http_sink {
  public:
   explicit http_sink(std::vector<unsigned> codes = {200}, asio::ssl::context* tls = nullptr)
-      : codes_(std::move(codes)), tls_(tls), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+      : codes_(std::move(codes)),
+        tls_(tls),
+        acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
     port_ = acceptor_.local_endpoint().port();
     thread_ = std::thread([this] { run(); });
   }
