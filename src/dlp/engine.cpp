@@ -170,24 +170,34 @@ result<std::shared_ptr<const engine>> engine::compile(const engine_options& opts
   for (const auto& id : opts.builtins) {
     if (builtin_detector(id) == nullptr) return make_error("masking: unknown detector '" + id + "'");
   }
-  for (const auto& b : table) {
-    bool on = opts.all_builtins ||
-              std::find(opts.builtins.begin(), opts.builtins.end(), b.info.id) != opts.builtins.end();
-    if (!on) continue;
-    auto index = static_cast<std::uint16_t>(p->detectors.size());
+  std::array<bool, detail::builtin_count> on{};
+  p->builtin_index.fill(-1);
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const auto& b = table[i];
+    on[i] = opts.all_builtins ||
+            std::find(opts.builtins.begin(), opts.builtins.end(), b.info.id) != opts.builtins.end();
+    if (!on[i]) continue;
+    p->builtin_index[i] = static_cast<int>(p->detectors.size());
     p->detectors.push_back(b.info);
     detail::detector_rt rt;
     rt.norm = b.norm;
     p->rt.push_back(std::move(rt));
-    if (b.info.id == "mrn" && !opts.mrn_pattern.empty()) {
-      pats.push_back({opts.mrn_pattern, HS_FLAG_SOM_LEFTMOST,
-                      {index, detail::check::som_whole, true},
-                      opts.mrn_where.empty() ? "masking.mrn_pattern" : opts.mrn_where});
-      continue;
-    }
-    for (const auto& pd : b.patterns) {
-      pats.push_back({pd.expr, 0, {index, pd.kind, false}, "built-in detector " + b.info.id});
-    }
+  }
+  const bool custom_mrn = !opts.mrn_pattern.empty();
+  for (const auto& pd : detail::builtin_patterns(on, !custom_mrn)) {
+    detail::compiled_pattern cp;
+    cp.kind = pd.kind;
+    cp.label_len = pd.label_len;
+    pats.push_back({pd.expr, 0, cp, "built-in trigger " + pd.expr});
+  }
+  const int mrn_index = p->builtin_index[static_cast<std::size_t>(detail::builtin::mrn)];
+  if (custom_mrn && mrn_index >= 0) {
+    detail::compiled_pattern cp;
+    cp.detector = static_cast<std::uint16_t>(mrn_index);
+    cp.kind = detail::check::som_whole;
+    cp.som = true;
+    pats.push_back({opts.mrn_pattern, HS_FLAG_SOM_LEFTMOST, cp,
+                    opts.mrn_where.empty() ? "masking.mrn_pattern" : opts.mrn_where});
   }
   for (const auto& c : opts.custom) {
     if (builtin_detector(c.id) != nullptr) {
@@ -214,7 +224,11 @@ result<std::shared_ptr<const engine>> engine::compile(const engine_options& opts
       rt.context.push_back(std::move(lw));
     }
     p->rt.push_back(std::move(rt));
-    pats.push_back({c.pattern, HS_FLAG_SOM_LEFTMOST, {index, detail::check::som_whole, true},
+    detail::compiled_pattern cp;
+    cp.detector = index;
+    cp.kind = detail::check::som_whole;
+    cp.som = true;
+    pats.push_back({c.pattern, HS_FLAG_SOM_LEFTMOST, cp,
                     c.where.empty() ? "custom detector " + c.id : c.where});
   }
   if (p->detectors.size() > UINT16_MAX) return make_error("masking: too many detectors");

@@ -2,6 +2,7 @@
 // Implementation details of the masking engine shared by its .cpp files. Not part of the API.
 #include <hs.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,29 +14,40 @@
 
 namespace gh::dlp::detail {
 
-// Which validator runs after a pattern matched. Built-in patterns are compiled without
-// start-of-match (SOM costs Hyperscan speed); their validators find the value's start by parsing
-// backwards from the match end, which the pattern's shape makes unambiguous. Custom patterns use
-// HS_FLAG_SOM_LEFTMOST and take the whole match.
-enum class check : std::uint8_t {
-  ssn_dashed,
-  ssn_labelled,
-  card,
+// The built-in detectors, in builtin_detector_ids() order.
+enum class builtin : std::uint8_t {
+  us_ssn,
+  payment_card,
   email,
-  phone_nanp,
-  phone_intl,
-  phone_labelled,
+  phone,
   dob,
-  mrn_labelled,
-  npi_checksum,
-  npi_labelled,
+  mrn,
+  npi,
   ipv4,
   ipv6,
   iban,
-  passport,
+  us_passport,
   drivers_license,
-  address,
-  som_whole,  // custom detectors and a configured mrn_pattern
+  street_address,
+};
+inline constexpr std::size_t builtin_count = 13;
+
+// What a pattern is a trigger for. Hyperscan only finds cheap triggers — one shared "digit run"
+// pattern, label literals, '@', '::', street suffixes — and the validator for the trigger parses
+// the value around the match end (built-in patterns are compiled without start-of-match, which
+// costs Hyperscan speed). Custom patterns use HS_FLAG_SOM_LEFTMOST and take the whole match.
+enum class check : std::uint8_t {
+  number,          // >= 9 digits with small separator gaps, or a dotted quad: SSN, card, NPI,
+                   // phone, IBAN, IPv4 are decided at each digit-group end of the run
+  email,           // x@y
+  ipv6,            // "::" or four colon-separated hex groups
+  address,         // a street suffix that names a street on its own ("Street", "Ave")
+  dob_label,       // DOB / born / date of birth ... then a date
+  mrn_label,       // MRN / medical record ... then the number
+  passport_label,  // passport ... then the number
+  dl_label,        // driver's licence / DL ... then the number
+  address_label,   // "lives at", "Address:" ... then a street address
+  som_whole,       // custom detectors and a configured mrn_pattern
 };
 
 // How a value is normalised before hashing, so "123-45-6789" and "123456789" get one token.
@@ -44,23 +56,29 @@ enum class normalise : std::uint8_t { raw, digits, alnum_upper, lower };
 enum class custom_validator : std::uint8_t { none, luhn, mod97, ssn, npi };
 
 struct pattern_def {
-  const char* expr;
+  std::string expr;
   check kind;
+  std::uint8_t label_len = 0;  // label triggers: length of the literal (word-boundary check)
 };
 
 struct builtin_def {
   detector_info info;
   normalise norm;
-  std::vector<pattern_def> patterns;
 };
 
 // The built-in table, in builtin_detector_ids() order.
 [[nodiscard]] const std::vector<builtin_def>& builtins();
 
+// The trigger patterns needed for the enabled built-ins (`mrn_labels` false when a configured
+// mrn_pattern replaces the labelled forms).
+[[nodiscard]] std::vector<pattern_def> builtin_patterns(const std::array<bool, builtin_count>& on,
+                                                        bool mrn_labels);
+
 struct compiled_pattern {
-  std::uint16_t detector = 0;
+  std::uint16_t detector = 0;  // for som_whole; built-in triggers emit via builtin_index
   check kind = check::som_whole;
   bool som = false;
+  std::uint8_t label_len = 0;
 };
 
 struct detector_rt {
@@ -86,10 +104,23 @@ struct span32 {
   std::uint32_t end = 0;
 };
 
-// Validates a raw match ending at `to` (and starting at `from` for SOM patterns) inside `cell`.
-// On success sets `out` to the value's span within the cell.
-[[nodiscard]] bool validate(const compiled_pattern& p, const detector_rt& rt, std::string_view cell,
-                            std::uint32_t from, std::uint32_t to, span32& out);
+// Where validated hits of one cell go.
+struct sink {
+  const engine::impl* eng = nullptr;
+  std::vector<finding>* out = nullptr;
+  std::uint32_t cell = 0;
+  // The last digit run handled: the trigger reports once per digit group of a run, the run is
+  // validated once.
+  std::uint32_t run_cell = UINT32_MAX;
+  std::uint32_t run_begin = 0;
+  std::uint32_t run_end = 0;
+};
+
+// Validates a raw match ending at `to` (starting at `from` for SOM patterns) inside `cell` and
+// appends what it finds. For check::number `to` is the end of the digits (the terminator byte
+// the pattern needs is excluded).
+void check_match(const compiled_pattern& p, sink& k, std::string_view cell, std::uint32_t from,
+                 std::uint32_t to);
 
 // True if one of `words` (lowercase) occurs in cell[from, to) case-insensitively, not inside a
 // longer word.
@@ -105,6 +136,7 @@ namespace gh::dlp {
 
 struct engine::impl {
   std::vector<detector_info> detectors;
+  std::array<int, detail::builtin_count> builtin_index{};  // engine index, or -1 when off
   std::vector<detail::detector_rt> rt;
   std::vector<detail::compiled_pattern> patterns;  // indexed by Hyperscan id
   detail::database_ptr db;                         // null when there is no detector at all

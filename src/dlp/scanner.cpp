@@ -51,7 +51,7 @@ struct scanner::state {
   const char* data = nullptr;
   std::uint32_t group_first = 0;
   std::uint32_t cursor = 0;
-  std::vector<finding>* out = nullptr;
+  detail::sink sink;
   std::vector<std::uint32_t> rescan;  // cells a custom pattern matched across (see on_match)
   bool single = false;                // rescanning one cell: only custom (SOM) patterns count
   std::uint32_t single_cell = 0;
@@ -71,17 +71,16 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
              void* ctx) {
   auto& st = *static_cast<scanner::state*>(ctx);
   const detail::compiled_pattern& pat = st.eng->patterns[id];
-  detail::span32 sp;
+  // The digit trigger ends with the non-digit after the run (possibly the cell's NUL).
+  const auto end = static_cast<std::uint32_t>(pat.kind == detail::check::number ? to - 1 : to);
   if (st.single) {
-    if (!pat.som || to > st.single_len) return 0;
-    std::string_view cell(st.data, st.single_len);
-    if (detail::validate(pat, st.eng->rt[pat.detector], cell, static_cast<std::uint32_t>(from),
-                         static_cast<std::uint32_t>(to), sp)) {
-      st.out->push_back({st.single_cell, sp.begin, sp.end, pat.detector});
-    }
+    if (!pat.som || end > st.single_len) return 0;
+    st.sink.cell = st.single_cell;
+    detail::check_match(pat, st.sink, std::string_view(st.data, st.single_len),
+                        static_cast<std::uint32_t>(from), end);
     return 0;
   }
-  const auto pos = static_cast<std::uint32_t>(to - 1);
+  const std::uint32_t pos = end - 1;
   std::uint32_t c = st.cursor;
   if (!(st.starts[c] <= pos && pos < st.starts[c + 1])) {
     auto it = std::upper_bound(st.starts.begin(), st.starts.end(), pos);
@@ -90,19 +89,16 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
   }
   const std::uint32_t cb = st.starts[c];
   const std::uint32_t ce = st.starts[c + 1] - 1;  // the separator after the cell
-  if (to > ce) return 0;                          // a custom pattern that matched the separator
+  if (end > ce) return 0;                         // a custom pattern that matched the separator
   if (pat.som && from < cb) {
     // A custom pattern matched across the separator; its leftmost start hides any match that
     // starts inside this cell, so the cell is scanned again on its own afterwards.
     if (st.rescan.empty() || st.rescan.back() != c) st.rescan.push_back(c);
     return 0;
   }
-  std::string_view cell(st.data + cb, ce - cb);
-  const auto rel_from = pat.som ? static_cast<std::uint32_t>(from - cb) : 0u;
-  if (detail::validate(pat, st.eng->rt[pat.detector], cell, rel_from,
-                       static_cast<std::uint32_t>(to - cb), sp)) {
-    st.out->push_back({st.group_first + c, sp.begin, sp.end, pat.detector});
-  }
+  st.sink.cell = st.group_first + c;
+  detail::check_match(pat, st.sink, std::string_view(st.data + cb, ce - cb),
+                      pat.som ? static_cast<std::uint32_t>(from - cb) : 0u, end - cb);
   return 0;
 }
 
@@ -174,52 +170,45 @@ std::size_t scanner::scan(std::span<const std::string_view> cells, std::vector<f
   state& st = *st_;
   const engine::impl& eng = *st.eng;
   if (!eng.db || cells.empty()) return 0;
-  st.out = &out;
+  st.sink.eng = &eng;
+  st.sink.out = &out;
+  st.sink.run_cell = UINT32_MAX;
   st.rescan.clear();
   st.single = false;
 
-  auto run = [&](const char* data, std::size_t len, std::uint32_t first) {
-    st.data = data;
+  std::size_t i = 0;
+  while (i < cells.size()) {
+    // Cells are copied with a NUL after each, which no built-in pattern matches (so no match
+    // spans two cells) and which terminates a digit run at the end of a cell.
+    st.buf.clear();
+    st.starts.clear();
+    const auto first = static_cast<std::uint32_t>(i);
+    while (i < cells.size() &&
+           (st.buf.empty() || st.buf.size() + cells[i].size() + 1 <= max_group_bytes)) {
+      st.starts.push_back(static_cast<std::uint32_t>(st.buf.size()));
+      st.buf.append(cells[i]);
+      st.buf.push_back('\0');
+      ++i;
+    }
+    st.starts.push_back(static_cast<std::uint32_t>(st.buf.size()));
+    st.data = st.buf.data();
     st.group_first = first;
     st.cursor = 0;
-    if (len == 0) return;
-    (void)hs_scan(eng.db.get(), data, static_cast<unsigned>(len), 0, st.scratch.get(), on_match,
-                  &st);
-    // Rescans use this group's bytes, so they run before the buffer is reused.
+    (void)hs_scan(eng.db.get(), st.buf.data(), static_cast<unsigned>(st.buf.size()), 0,
+                  st.scratch.get(), on_match, &st);
+    // Rescans read this group's bytes, so they run before the buffer is reused.
     for (std::uint32_t c : st.rescan) {
       st.single = true;
       st.single_cell = first + c;
       st.single_len = st.starts[c + 1] - 1 - st.starts[c];
-      st.data = data + st.starts[c];
+      st.data = st.buf.data() + st.starts[c];
       (void)hs_scan(eng.db.get(), st.data, st.single_len, 0, st.scratch.get(), on_match, &st);
       st.single = false;
     }
     st.rescan.clear();
-  };
-
-  if (cells.size() == 1) {
-    // One cell needs no separator: scan it where it is.
-    st.starts.assign({0u, static_cast<std::uint32_t>(cells[0].size() + 1)});
-    run(cells[0].data(), cells[0].size(), 0);
-  } else {
-    std::size_t i = 0;
-    while (i < cells.size()) {
-      st.buf.clear();
-      st.starts.clear();
-      const auto first = static_cast<std::uint32_t>(i);
-      while (i < cells.size() &&
-             (st.buf.empty() || st.buf.size() + cells[i].size() + 1 <= max_group_bytes)) {
-        st.starts.push_back(static_cast<std::uint32_t>(st.buf.size()));
-        st.buf.append(cells[i]);
-        st.buf.push_back('\0');
-        ++i;
-      }
-      st.starts.push_back(static_cast<std::uint32_t>(st.buf.size()));
-      run(st.buf.data(), st.buf.size() - 1, first);  // the final NUL need not be scanned
-    }
-    if (st.buf.capacity() > keep_capacity) std::string().swap(st.buf);
   }
-  st.out = nullptr;
+  if (st.buf.capacity() > keep_capacity) std::string().swap(st.buf);
+  st.sink.out = nullptr;
   if (!out.empty()) merge_findings(eng, out);
   return out.size();
 }

@@ -224,7 +224,10 @@ inline std::string ipv6(rng& r) {
   switch (r.uniform(0, 3)) {
     case 0: {
       std::string s = "2001:db8";
-      for (int i = 0; i < 6; ++i) s += ":" + hex_group(r);
+      for (int i = 0; i < 6; ++i) {
+        s.push_back(':');
+        s += hex_group(r);
+      }
       return s;
     }
     case 1: return "fe80::" + hex_group(r) + ":" + hex_group(r) + ":" + hex_group(r);
@@ -394,60 +397,119 @@ inline sample embed(rng& r, std::string detector, std::string before, const std:
   s.text += value;
   s.end = s.text.size();
   s.text += after;
-  if (r.chance(50)) s.text += " " + clinical_sentence(r);
+  if (r.chance(50)) {
+    s.text.push_back(' ');
+    s.text += clinical_sentence(r);
+  }
   return s;
 }
+
+inline std::string upper_letter(rng& r) { return std::string(1, static_cast<char>('A' + r.uniform(0, 25))); }
 
 // A positive for `detector` (one of the built-in ids).
 inline sample positive(rng& r, std::string_view detector) {
   std::string d(detector);
   if (detector == "us_ssn") {
-    switch (r.uniform(0, 3)) {
+    switch (r.uniform(0, 7)) {
       case 0: return embed(r, d, "SSN: ", ssn_dashed(r), ".");
       case 1: return embed(r, d, "Social Security number ", ssn_digits(r), " on file.");
       case 2: return embed(r, d, "ssn ", group(ssn_digits(r), {3, 2, 4}, ' '), ";");
-      default: return embed(r, d, "Guarantor ", ssn_dashed(r), " verified.");
+      case 3: return embed(r, d, "Guarantor (", ssn_dashed(r), ") verified.");
+      case 4: return embed(r, d, "SSN#", ssn_digits(r), "");
+      case 5: return embed(r, d, "S.S.N. ", ssn_dashed(r), ",");
+      case 6: return embed(r, d, "", ssn_dashed(r), "");  // a whole cell
+      default: return embed(r, d, "Soc Sec No: ", ssn_digits(r), ".");
     }
   }
   if (detector == "payment_card") {
-    const char* pre[] = {"Paid with card ", "Card on file: ", "cc ", "Copay charged to "};
-    return embed(r, d, r.pick(pre), format_card(r, card_digits(r)), ".");
+    const char* pre[] = {"Paid with card ", "Card on file: ", "cc#", "Copay charged to ", "", "VISA "};
+    const char* post[] = {".", "", " exp 12/27.", ", thanks."};
+    return embed(r, d, r.pick(pre), format_card(r, card_digits(r)), r.pick(post));
   }
   if (detector == "email") {
-    const char* pre[] = {"Email: ", "contact ", "Sent results to ", "<"};
+    std::string e = email(r);
+    if (r.chance(15)) {
+      for (auto& c : e) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    }
+    const char* pre[] = {"Email: ", "contact ", "Sent results to ", "<", "mailto:", ""};
     const char* pre_pick = r.pick(pre);
-    return embed(r, d, pre_pick, email(r), pre_pick[0] == '<' ? ">" : ".");
+    return embed(r, d, pre_pick, e, pre_pick[0] == '<' ? ">" : r.chance(50) ? "." : "");
   }
   if (detector == "phone") {
-    const char* pre[] = {"Call ", "Phone: ", "cell ", "Emergency contact (wife) "};
-    return embed(r, d, r.pick(pre), phone(r), ".");
+    std::string a, e, l;
+    nanp_parts(r, a, e, l);
+    std::string v;
+    switch (r.uniform(0, 5)) {
+      case 0: v = phone(r); break;
+      case 1: v = "1-" + a + "-" + e + "-" + l; break;
+      case 2: v = "+1 (" + a + ") " + e + "-" + l; break;
+      case 3: v = "+33 1 " + digits(r, 2) + " " + digits(r, 2) + " " + digits(r, 2) + " " + digits(r, 2); break;
+      case 4: return embed(r, d, r.chance(50) ? "tel: " : "Phone ", a + e + l, ".");
+      default: v = phone(r); break;
+    }
+    const char* pre[] = {"Call ", "Phone: ", "cell ", "Emergency contact (wife) ", "", "Fax: "};
+    return embed(r, d, r.pick(pre), v, r.chance(50) ? "." : "");
   }
   if (detector == "dob") {
-    const char* pre[] = {"DOB: ", "Date of birth ", "born ", "D.O.B. ", "DOB ", "Birthdate: "};
-    return embed(r, d, r.pick(pre), date(r), ".");
+    const char* pre[] = {"DOB: ", "Date of birth ", "born ", "D.O.B. ", "DOB ", "Birthdate: ",
+                         "Date of Birth: ", "born on ", "DOB is ", "Birthday: ", "dob:"};
+    return embed(r, d, r.pick(pre), date(r), r.chance(50) ? "." : "");
   }
   if (detector == "mrn") {
-    const char* pre[] = {"MRN: ", "MRN-", "MRN#", "Medical record number ", "Patient ID: "};
-    return embed(r, d, r.pick(pre), mrn(r), ".");
+    const char* pre[] = {"MRN: ", "MRN-", "MRN#", "Medical record number ", "Patient ID: ", "mrn ",
+                         "Med Rec # ", "Medical Record No. "};
+    return embed(r, d, r.pick(pre), mrn(r), r.chance(50) ? "." : "");
   }
   if (detector == "npi") {
-    if (r.chance(50)) return embed(r, d, "Referring NPI: ", npi(r), ".");
-    return embed(r, d, "Ordering provider Dr. Kim (", npi(r), ").");
+    switch (r.uniform(0, 2)) {
+      case 0: return embed(r, d, "Referring NPI: ", npi(r), ".");
+      case 1: return embed(r, d, "Ordering provider Dr. Kim (", npi(r), ").");
+      default: return embed(r, d, "NPI ", npi(r, r.chance(50)), "");  // labelled: any 10 digits
+    }
   }
-  if (detector == "ipv4") return embed(r, d, "Portal login from ", ipv4(r), ".");
-  if (detector == "ipv6") return embed(r, d, "Portal login from ", ipv6(r), ".");
-  if (detector == "iban") return embed(r, d, "Refund to IBAN ", iban(r, true, r.chance(70)), ".");
+  if (detector == "ipv4") {
+    std::string ip = ipv4(r);
+    switch (r.uniform(0, 2)) {
+      case 0: return embed(r, d, "Portal login from ", ip, ".");
+      case 1: return embed(r, d, "http://", ip, ":8080/portal");
+      default: return embed(r, d, "client=", ip, "");
+    }
+  }
+  if (detector == "ipv6") {
+    std::string ip = ipv6(r);
+    if (r.chance(20)) {
+      for (auto& c : ip) c = static_cast<char>(c >= 'a' && c <= 'f' ? c - 'a' + 'A' : c);
+    }
+    if (r.chance(30)) return embed(r, d, "https://[", ip, "]:443/");
+    return embed(r, d, "Portal login from ", ip, ".");
+  }
+  if (detector == "iban") {
+    const char* pre[] = {"Refund to IBAN ", "IBAN: ", "acct ", ""};
+    return embed(r, d, r.pick(pre), iban(r, true, r.chance(70)), r.chance(50) ? "." : "");
+  }
   if (detector == "us_passport") {
-    const char* pre[] = {"Passport: ", "passport no. ", "US passport # "};
+    const char* pre[] = {"Passport: ", "passport no. ", "US passport # ", "Passport Number: ",
+                         "passport "};
     return embed(r, d, r.pick(pre), passport(r), ".");
   }
   if (detector == "drivers_license") {
-    const char* pre[] = {"Driver's license: ", "DL ", "DL# ", "driver license number "};
+    const char* pre[] = {"Driver's license: ", "DL ", "DL# ", "driver license number ", "DLN ",
+                         "Drivers License No. "};
     return embed(r, d, r.pick(pre), drivers_license(r), ".");
   }
   // street_address
-  const char* pre[] = {"Lives at ", "Address: ", "Home address ", "Moved to "};
-  return embed(r, d, r.pick(pre), street(r), ", Springfield.");
+  static constexpr std::array<const char*, 8> extra = {
+      "221B Baker Street", "1600 Pennsylvania Avenue", "742 Evergreen Terrace",
+      "350 Fifth Ave",     "12 N. Main St",           "4059 Mt Lee Dr",
+      "1 Infinite Loop",   "10 Old Mill Road"};
+  const char* pre[] = {"Lives at ", "Address: ", "Home address ", "Moved to ", "Resides at ", ""};
+  const char* pick = r.pick(pre);
+  if (r.chance(25)) return embed(r, d, *pick ? pick : "Address: ", r.pick(extra), ", Springfield.");
+  std::string st = street(r);
+  // Ambiguous suffixes (St, Dr, Way) are only expected after an address word.
+  if (*pick == '\0' && (st.ends_with(" St") || st.ends_with(" Dr") || st.ends_with(" Way")))
+    pick = "Address: ";
+  return embed(r, d, pick, st, ", Springfield.");
 }
 
 // A near-miss for `detector`: looks like one, is not one (bad checksum, impossible range, no
@@ -455,54 +517,73 @@ inline sample positive(rng& r, std::string_view detector) {
 inline sample near_miss(rng& r, std::string_view detector) {
   std::string d(detector);
   if (detector == "us_ssn") {
-    switch (r.uniform(0, 2)) {
+    switch (r.uniform(0, 4)) {
       case 0: return embed(r, d, "Ref ", bad_ssn_dashed(r), ".");
       case 1: return embed(r, d, "Accession ", ssn_digits(r), " received.");  // no SSN context
-      default: return embed(r, d, "Code ", group(ssn_digits(r), {3, 2, 3}, '-'), ".");
+      case 2: return embed(r, d, "Code ", group(ssn_digits(r), {3, 2, 3}, '-'), ".");
+      case 3: return embed(r, d, "SSN: ", bad_ssn_dashed(r), " (invalid).");
+      default: return embed(r, d, "Part ", group(ssn_digits(r) + digits(r, 1), {3, 2, 5}, '-'), ".");
     }
   }
   if (detector == "payment_card") {
-    switch (r.uniform(0, 2)) {
+    switch (r.uniform(0, 3)) {
       case 0: return embed(r, d, "Card ", format_card(r, card_digits(r, false)), ".");
       case 1: {
         std::string body = "9" + digits(r, 14);  // no issuer starts with 9
         return embed(r, d, "Tracking ", body + luhn_check_digit(body), ".");
       }
-      default: return embed(r, d, "Batch ", digits(r, 20), ".");
+      case 2: return embed(r, d, "Batch ", digits(r, 20), ".");
+      default: return embed(r, d, "Acct ", group(digits(r, 20), {4, 4, 4, 4, 4}, ' '), ".");
     }
   }
   if (detector == "email") {
     const std::string e = email(r);
-    switch (r.uniform(0, 2)) {
-      case 0: return embed(r, d, "user ", e.substr(0, e.find('@') + 1), " (incomplete).");
-      case 1: return embed(r, d, "mailto ", e.substr(0, e.find('@')) + " at example dot com", ".");
-      default: return embed(r, d, "handle @", e.substr(0, e.find('@')), " on the portal.");
+    const std::string local = e.substr(0, e.find('@'));
+    switch (r.uniform(0, 3)) {
+      case 0: return embed(r, d, "user ", local + "@", " (incomplete).");
+      case 1: return embed(r, d, "mailto ", local + " at example dot com", ".");
+      case 2: return embed(r, d, "handle @", local, " on the portal.");
+      default: return embed(r, d, "login ", local + "@localhost", ".");
     }
   }
   if (detector == "phone") {
     std::string a, e, l;
     nanp_parts(r, a, e, l);
-    switch (r.uniform(0, 2)) {
+    switch (r.uniform(0, 3)) {
       case 0: return embed(r, d, "Ref ", std::to_string(r.uniform(0, 1)) + a.substr(1) + "-" + e + "-" + l, ".");
       case 1: return embed(r, d, "Ref ", a + "-" + std::to_string(r.uniform(0, 1)) + e.substr(1) + "-" + l, ".");
-      default: return embed(r, d, "Lot ", a + "-" + e + "-" + l.substr(0, 3), ".");
+      case 2: return embed(r, d, "Lot ", a + "-" + e + "-" + l.substr(0, 3), ".");
+      default: return embed(r, d, "ext ", e + "-" + l, ".");  // 7 digits: no area code
     }
   }
   if (detector == "dob") {
-    const char* pre[] = {"Seen on ", "Admitted ", "Discharge date ", "Surgery scheduled for "};
+    const char* pre[] = {"Seen on ", "Admitted ", "Discharge date ", "Surgery scheduled for ",
+                         "Birth weight 3.2 kg, visit "};
+    if (r.chance(20)) {
+      return embed(r, d, "DOB: ", pad(r.uniform(13, 19), 2) + "/" + pad(r.uniform(32, 39), 2) + "/1961",
+                   " (invalid).");
+    }
     return embed(r, d, r.pick(pre), date(r, 1990, 2026), ".");
   }
   if (detector == "mrn") {
-    switch (r.uniform(0, 2)) {
+    switch (r.uniform(0, 3)) {
       case 0: return embed(r, d, "MRN: ", digits(r, 4), " (truncated).");
       case 1: return embed(r, d, "Order ", digits(r, 8), " pending.");
-      default: return embed(r, d, "Record ", digits(r, 8), " archived.");
+      case 2: return embed(r, d, "Record ", digits(r, 8), " archived.");
+      default: return embed(r, d, "mRNA ", digits(r, 6), " copies/mL.");
     }
   }
   if (detector == "npi") {
-    if (r.chance(50)) return embed(r, d, "Ref ", npi(r, false), ".");
-    std::string body = std::to_string(r.uniform(3, 9)) + digits(r, 8);
-    return embed(r, d, "Ref ", body + luhn_check_digit("80840" + body), ".");
+    switch (r.uniform(0, 2)) {
+      case 0: return embed(r, d, "Ref ", npi(r, false), ".");
+      case 1: {
+        std::string body = std::to_string(r.uniform(3, 9)) + digits(r, 8);
+        return embed(r, d, "Ref ", body + luhn_check_digit("80840" + body), ".");
+      }
+      // Any 10-digit id starting with 1 or 2 (an epoch timestamp, an order number): 1 in 10
+      // has a valid NPI check digit, and without context the check digit is all there is.
+      default: return embed(r, d, "ts=", std::to_string(r.uniform(1, 2)) + digits(r, 9), ".");
+    }
   }
   if (detector == "ipv4") {
     switch (r.uniform(0, 2)) {
@@ -515,10 +596,11 @@ inline sample near_miss(rng& r, std::string_view detector) {
     }
   }
   if (detector == "ipv6") {
-    switch (r.uniform(0, 2)) {
+    switch (r.uniform(0, 3)) {
       case 0: return embed(r, d, "at ", pad(r.uniform(0, 23), 2) + ":" + pad(r.uniform(0, 59), 2) + ":" + pad(r.uniform(0, 59), 2), ".");
       case 1: return embed(r, d, "MAC ", "00:1a:" + pad(r.uniform(10, 99), 2) + ":3c:4d:5e", ".");
-      default: return embed(r, d, "see ", "std::vector", ".");
+      case 2: return embed(r, d, "see ", "std::vector", ".");
+      default: return embed(r, d, "ratio ", std::to_string(r.uniform(1, 9)) + ":" + std::to_string(r.uniform(1, 9)), ".");
     }
   }
   if (detector == "iban") {
@@ -534,16 +616,17 @@ inline sample near_miss(rng& r, std::string_view detector) {
   }
   if (detector == "drivers_license") {
     switch (r.uniform(0, 2)) {
-      case 0: return embed(r, d, "Glucose 120 mg/dL ", digits(r, 3), " measured.");
+      case 0: return embed(r, d, "LDL 120 mg/dL ", digits(r, 3), " measured.");
       case 1: return embed(r, d, "DL expires ", pad(r.uniform(1, 12), 2) + "-" + pad(r.uniform(1, 28), 2) + "-" + std::to_string(r.uniform(2025, 2030)), ".");
       default: return embed(r, d, "Sample ", drivers_license(r), " logged.");
     }
   }
   // street_address
-  switch (r.uniform(0, 2)) {
+  switch (r.uniform(0, 3)) {
     case 0: return embed(r, d, "Take ", std::to_string(r.uniform(1, 3)) + " Tablets Daily", " with food.");
     case 1: return embed(r, d, "Seen by ", std::to_string(r.uniform(2, 9)) + " North Dr", " Patel and team.");
-    default: return embed(r, d, "Transferred to ", "Room " + std::to_string(r.uniform(1, 40)) + " East Wing", ".");
+    case 2: return embed(r, d, "Transferred to ", "Room " + std::to_string(r.uniform(1, 40)) + " East Wing", ".");
+    default: return embed(r, d, "Admitted to ", std::to_string(r.uniform(2, 9)) + " West St", ". Mary's unit.");
   }
 }
 
