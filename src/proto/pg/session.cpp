@@ -436,6 +436,60 @@ asio::awaitable<bool> session::startup() {
     co_return false;
   }
 
+  // Just-in-time access: the session opens only under an approved access review whose window
+  // is open. Without one, a review is opened and the client is told to come back once approved.
+  if (conn_->access == config::access_mode::review) {
+    std::optional<review::review> grant;
+    if (ctx_.reviews != nullptr) grant = ctx_.reviews->active_grant(who_.user, conn_->name);
+    if (!grant) {
+      std::string msg;
+      std::string why;
+      if (ctx_.reviews == nullptr) {
+        msg = "access to connection \"" + conn_->name + "\" requires approval, but reviews are "
+              "not available";
+        why = "access review unavailable";
+      } else {
+        review::request req;
+        req.kind = review::review_kind::access;
+        req.requester = who_.user;
+        req.requester_groups = who_.groups;
+        req.connection = conn_->name;
+        req.session_id = id_;
+        req.client_addr = client_addr_;
+        req.rule = "access";
+        req.access_window = conn_->access_window;
+        // One open request per user and connection is enough.
+        review::filter f;
+        f.status = review::review_status::pending;
+        f.kind = review::review_kind::access;
+        f.requester = who_.user;
+        f.connection = conn_->name;
+        auto open = ctx_.reviews->list(f);
+        std::string id;
+        if (open && !open->empty()) {
+          id = open->front().id;
+        } else if (auto rv = ctx_.reviews->create(req); rv) {
+          id = rv->id;
+        }
+        if (id.empty()) {
+          msg = "access to connection \"" + conn_->name + "\" requires approval, and no access "
+                "review could be opened";
+          why = "access review could not be opened";
+        } else {
+          msg = "access to connection \"" + conn_->name + "\" requires approval: access review " +
+                id + " is waiting for an approver; connect again once it is approved";
+          why = "access pending approval (review " + id + ")";
+        }
+      }
+      auto r = base_record("auth.fail");
+      r.reason = why;
+      r.outcome = "28000";
+      ctx_.audit->append_detached(std::move(r));
+      co_await fail_client("28000", msg, why);
+      co_return false;
+    }
+  }
+
   // The session exists only once its start is on record (fail closed).
   std::vector<audit::record> recs;
   auto r = base_record("session.start");
