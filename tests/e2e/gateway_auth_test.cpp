@@ -16,11 +16,11 @@ class GatewayAuth : public ::testing::Test {
     try {
       dir_ = new temp_dir("gh-auth");
       // A CA that did not sign the cluster's certificate (same names, different key).
-      run_result ca = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                           "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
-                           "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                           "-keyout", (*dir_ / "other.key").string(), "-out",
-                           (*dir_ / "other.crt").string()});
+      run_result ca =
+          run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+               "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+               "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout",
+               (*dir_ / "other.key").string(), "-out", (*dir_ / "other.crt").string()});
       if (!ca.ok()) throw std::runtime_error("openssl: " + ca.err);
       // A distinctive upstream password, so "never visible" can be checked by plain search.
       cluster_ = new pg_cluster({.password = "upw-" + random_hex(12)});
@@ -34,8 +34,8 @@ class GatewayAuth : public ::testing::Test {
                                "localhost");
       yaml += extra_connection(*cluster_, "clinic_wrong_ca", "app", "verify-full",
                                "    tls_ca: " + (*dir_ / "other.crt").string() + "\n");
-      yaml += extra_connection(*cluster_, "clinic_bad_password", "app", "require", "",
-                               "127.0.0.1", "env:WRONG_DB_PASSWORD");
+      yaml += extra_connection(*cluster_, "clinic_bad_password", "app", "require", "", "127.0.0.1",
+                               "env:WRONG_DB_PASSWORD");
       gateway_options o;
       o.config_yaml = yaml;
       o.env = gateway_env(*cluster_, *keys_);
@@ -125,9 +125,9 @@ TEST_F(GatewayAuth, plaintext_is_refused_under_tls_client_require) {
 }
 
 TEST_F(GatewayAuth, plaintext_from_loopback_is_allowed_under_prefer) {
-  auto gw2 = start_gateway(cluster(), keys(),
-                           replace_once(basic_gateway_config(cluster()), "client: require",
-                                        "client: prefer"));
+  auto gw2 = start_gateway(
+      cluster(), keys(),
+      replace_once(basic_gateway_config(cluster()), "client: require", "client: prefer"));
   run_result plain = gw_psql(*gw2, "alice", keys().alice, {"-Atc", "SELECT count(*) FROM patients"},
                              {}, "disable");
   EXPECT_EQ(plain.exit_code, 0) << plain.err << "\n" << gw2->log_text();
@@ -167,19 +167,18 @@ TEST_F(GatewayAuth, every_refusal_looks_the_same_and_the_audit_has_the_real_reas
   };
   std::set<std::string> shapes;
   for (const auto& a : attempts) {
-    pq_conn c =
-        pq_connect_verbose(gw_conninfo(gw(), a.user, a.key, "require", a.connection));
+    pq_conn c = pq_connect_verbose(gw_conninfo(gw(), a.user, a.key, "require", a.connection));
     EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD) << a.user;
     const std::string msg = PQerrorMessage(c.get());
-    EXPECT_TRUE(contains(msg, "FATAL:  28P01: password authentication failed for user \"" +
-                                  a.user + "\""))
+    EXPECT_TRUE(
+        contains(msg, "FATAL:  28P01: password authentication failed for user \"" + a.user + "\""))
         << a.user << ": " << msg;
     shapes.insert(fatal_line(msg, a.user));
 
     run_result r = gw_psql(gw(), a.user, a.key, {"-Atc", "SELECT 1"}, {}, "require", a.connection);
     EXPECT_EQ(r.exit_code, 2) << a.user << ": " << r.out;
-    EXPECT_TRUE(contains(r.err, "FATAL:  password authentication failed for user \"" + a.user +
-                                    "\""))
+    EXPECT_TRUE(
+        contains(r.err, "FATAL:  password authentication failed for user \"" + a.user + "\""))
         << a.user << ": " << r.err;
     EXPECT_FALSE(contains(r.err, a.reason_part)) << r.err;
   }
@@ -221,12 +220,12 @@ TEST_F(GatewayAuth, upstream_scram_md5_and_cleartext_each_work) {
   struct method {
     std::string connection, role, pg_method;
   };
-  for (const method& m : {method{"clinic", "app", "scram-sha-256"},
-                          method{"clinic_md5", "app_md5", "md5"},
-                          method{"clinic_plain", "app_plain", "password"}}) {
-    run_result r = gw_psql(gw(), "dana", keys().dana,
-                           {"-Atc", "SELECT current_user, count(*) FROM patients"}, {}, "require",
-                           m.connection);
+  for (const method& m :
+       {method{"clinic", "app", "scram-sha-256"}, method{"clinic_md5", "app_md5", "md5"},
+        method{"clinic_plain", "app_plain", "password"}}) {
+    run_result r =
+        gw_psql(gw(), "dana", keys().dana, {"-Atc", "SELECT current_user, count(*) FROM patients"},
+                {}, "require", m.connection);
     EXPECT_EQ(r.exit_code, 0) << m.connection << ": " << r.err << "\n" << gw().log_text();
     EXPECT_EQ(r.out, m.role + "|5\n") << m.connection;
     // PostgreSQL (log_connections) records the method it used to authenticate the gateway.
@@ -245,8 +244,8 @@ TEST_F(GatewayAuth, upstream_verify_full_checks_the_certificate) {
     EXPECT_EQ(r.out, "t\n") << conn;
   }
 
-  run_result bad = gw_psql(gw(), "alice", keys().alice, {"-Atc", "SELECT 1"}, {}, "require",
-                           "clinic_wrong_ca");
+  run_result bad =
+      gw_psql(gw(), "alice", keys().alice, {"-Atc", "SELECT 1"}, {}, "require", "clinic_wrong_ca");
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_TRUE(contains(bad.err, "could not log in to connection \"clinic_wrong_ca\"")) << bad.err;
   EXPECT_FALSE(contains(bad.err, "certificate")) << "details belong in the log: " << bad.err;
@@ -264,8 +263,9 @@ TEST_F(GatewayAuth, wrong_upstream_password_gives_the_generic_error) {
   run_result r = gw_psql(gw(), "alice", keys().alice, {"-Atc", "SELECT 1"}, {}, "require",
                          "clinic_bad_password");
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_TRUE(contains(r.err, "FATAL:  gatehouse could not log in to connection "
-                              "\"clinic_bad_password\"; the gateway log has the details"))
+  EXPECT_TRUE(contains(r.err,
+                       "FATAL:  gatehouse could not log in to connection "
+                       "\"clinic_bad_password\"; the gateway log has the details"))
       << r.err;
   EXPECT_FALSE(contains(r.err, "\"app\"")) << "the upstream role must not be named: " << r.err;
   auto ev = wait_audit(gw(), [](const audit_events& e) {
@@ -293,8 +293,7 @@ TEST_F(GatewayAuth, upstream_password_is_never_visible) {
       "SELECT count(*) FROM patients;\n";
   std::string client_text;
   for (const char* conn : {"clinic", "clinic_md5", "clinic_plain", "clinic_bad_password"}) {
-    run_result r =
-        gw_psql(gw(), "alice", keys().alice, {"-f", "-"}, script, "require", conn);
+    run_result r = gw_psql(gw(), "alice", keys().alice, {"-f", "-"}, script, "require", conn);
     client_text += r.out + r.err;
     if (std::string(conn) != "clinic_bad_password") {
       EXPECT_EQ(r.exit_code, 0) << conn << ": " << r.err;

@@ -11,27 +11,27 @@ namespace {
 
 // A valid config; tests break one line of it. Line numbers matter (1-based, see comments).
 const char* valid_config =
-    "gateway:\n"                                   // 1
-    "  state_dir: ./state\n"                       // 2
-    "  listen:\n"                                  // 3
-    "    postgres: 127.0.0.1:15432\n"              // 4
-    "store:\n"                                     // 5
-    "  url: sqlite://./state/gatehouse.db\n"       // 6
-    "identity:\n"                                  // 7
-    "  users:\n"                                   // 8
-    "    - name: alice\n"                          // 9
-    "      groups: [clinicians]\n"                 // 10
-    "      api_key: env:ALICE_API_KEY\n"           // 11
-    "connections:\n"                               // 12
-    "  - name: clinic\n"                           // 13
-    "    type: postgres\n"                         // 14
-    "    host: 127.0.0.1\n"                        // 15
-    "    port: 5432\n"                             // 16
-    "    database: clinic\n"                       // 17
-    "    user: app\n"                              // 18
-    "    password: env:CLINIC_DB_PASSWORD\n"       // 19
-    "    tls: prefer\n"                            // 20
-    "    allow_groups: [clinicians]\n";            // 21
+    "gateway:\n"                              // 1
+    "  state_dir: ./state\n"                  // 2
+    "  listen:\n"                             // 3
+    "    postgres: 127.0.0.1:15432\n"         // 4
+    "store:\n"                                // 5
+    "  url: sqlite://./state/gatehouse.db\n"  // 6
+    "identity:\n"                             // 7
+    "  users:\n"                              // 8
+    "    - name: alice\n"                     // 9
+    "      groups: [clinicians]\n"            // 10
+    "      api_key: env:ALICE_API_KEY\n"      // 11
+    "connections:\n"                          // 12
+    "  - name: clinic\n"                      // 13
+    "    type: postgres\n"                    // 14
+    "    host: 127.0.0.1\n"                   // 15
+    "    port: 5432\n"                        // 16
+    "    database: clinic\n"                  // 17
+    "    user: app\n"                         // 18
+    "    password: env:CLINIC_DB_PASSWORD\n"  // 19
+    "    tls: prefer\n"                       // 20
+    "    allow_groups: [clinicians]\n";       // 21
 
 const env_map secrets{{"ALICE_API_KEY", "ak-" + std::string(32, 'a')},
                       {"CLINIC_DB_PASSWORD", "pw"}};
@@ -70,8 +70,8 @@ TEST(GatewayCli, check_config_names_file_line_and_key) {
     write_file(path, replace_once(valid_config, c.from, c.to));
     run_result r = gatehouse({"check-config", "--config", path}, secrets);
     EXPECT_EQ(r.exit_code, 2) << c.name << ": " << r.out << r.err;
-    EXPECT_TRUE(contains(r.err, path + ":" + std::to_string(c.line) + ": ")) << c.name << ": "
-                                                                             << r.err;
+    EXPECT_TRUE(contains(r.err, path + ":" + std::to_string(c.line) + ": "))
+        << c.name << ": " << r.err;
     EXPECT_TRUE(contains(r.err, c.key_part)) << c.name << ": " << r.err;
   }
 

@@ -146,8 +146,7 @@ audit_events audit_export(const gateway& gw, const std::vector<std::string>& arg
     if (line.empty()) continue;
     boost::system::error_code ec;
     auto v = boost::json::parse(line, ec);
-    if (ec || !v.is_object())
-      throw std::runtime_error("audit export: not a JSON object: " + line);
+    if (ec || !v.is_object()) throw std::runtime_error("audit export: not a JSON object: " + line);
     out.push_back(std::move(v.as_object()));
   }
   return out;

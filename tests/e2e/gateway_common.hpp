@@ -30,8 +30,8 @@ struct api_keys {
 // One more `connections:` entry for basic_gateway_config() (append it to the YAML), pointing at
 // `cluster` with the given upstream user and tls mode; `extra` is added as-is (indented lines).
 [[nodiscard]] std::string extra_connection(const pg_cluster& cluster, std::string_view name,
-                                           std::string_view upstream_user,
-                                           std::string_view tls, std::string_view extra = {},
+                                           std::string_view upstream_user, std::string_view tls,
+                                           std::string_view extra = {},
                                            std::string_view host = "127.0.0.1",
                                            std::string_view password = "env:CLINIC_DB_PASSWORD");
 
@@ -44,8 +44,7 @@ struct api_keys {
                                       std::string_view key, std::string_view sslmode = "require",
                                       std::string_view dbname = "clinic");
 // libpq conninfo for an upstream role directly on `cluster` (TLS required).
-[[nodiscard]] std::string direct_conninfo(const pg_cluster& cluster,
-                                          std::string_view role = "app");
+[[nodiscard]] std::string direct_conninfo(const pg_cluster& cluster, std::string_view role = "app");
 
 // psql through the gateway as `user` with `key`; args appended after the conninfo.
 [[nodiscard]] run_result gw_psql(const gateway& gw, std::string_view user, std::string_view key,
@@ -115,8 +114,8 @@ class raw_socket {
 
 // Big-endian framing helpers for hand-made protocol messages.
 [[nodiscard]] std::string be32(std::uint32_t v);
-[[nodiscard]] std::string startup_message(const std::vector<std::pair<std::string, std::string>>&
-                                              params);
+[[nodiscard]] std::string startup_message(
+    const std::vector<std::pair<std::string, std::string>>& params);
 [[nodiscard]] std::string typed_message(char type, std::string_view body);
 
 // VmHWM (peak resident set) of a process in KiB, from /proc/<pid>/status; -1 if unreadable.

@@ -1,11 +1,10 @@
 // End to end: the PostgreSQL protocol through the gateway behaves as PostgreSQL does directly.
-// pgbench in all three query modes, COPY in and out, cancel, pipelines and prepared statements,
-// multi-statement queries and transactions, a 1M-row result with bounded memory, and the audit
-// export of what ran.
+// COPY in and out, cancel, pipelines and prepared statements, multi-statement queries and
+// transactions, a 1M-row result with bounded memory, and the audit export of what ran.
+// (pgbench has its own suite and gateway: its many statements would make every audit export
+// here slow.)
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <regex>
 #include <thread>
 
 #include "gateway_common.hpp"
@@ -102,7 +101,8 @@ std::vector<std::string> simple_query_trace(PGconn* c, const std::string& sql) {
     trace.push_back(describe(r.get()));
   }
   trace.push_back(std::string("txn=") + std::to_string(PQtransactionStatus(c)));
-  PQsetNoticeReceiver(c, [](void*, const PGresult*) {}, nullptr);
+  PQsetNoticeReceiver(
+      c, [](void*, const PGresult*) {}, nullptr);
   return trace;
 }
 
@@ -113,18 +113,18 @@ std::vector<std::string> pipeline_trace(PGconn* c) {
   if (PQenterPipelineMode(c) != 1) return {"cannot enter pipeline mode"};
   const char* v41[] = {"41"};
   const char* vok[] = {"ok"};
-  bool sent = PQsendQueryParams(c, "SELECT $1::int + 1 AS pipe_a", 1, nullptr, v41, nullptr,
-                                nullptr, 0) == 1 &&
-              PQsendQueryParams(c, "SELECT 1/0 AS pipe_b", 0, nullptr, nullptr, nullptr, nullptr,
-                                0) == 1 &&
-              PQsendQueryParams(c, "SELECT 'after error' AS pipe_c", 0, nullptr, nullptr, nullptr,
-                                nullptr, 0) == 1 &&
-              PQpipelineSync(c) == 1 &&
-              PQsendPrepare(c, "pipe_stmt", "SELECT $1::text || '!' AS pipe_d", 1, nullptr) == 1 &&
-              PQsendQueryPrepared(c, "pipe_stmt", 1, vok, nullptr, nullptr, 0) == 1 &&
-              PQsendQueryParams(c, "SELECT generate_series(1, 3) AS pipe_e", 0, nullptr, nullptr,
-                                nullptr, nullptr, 0) == 1 &&
-              PQpipelineSync(c) == 1;
+  bool sent =
+      PQsendQueryParams(c, "SELECT $1::int + 1 AS pipe_a", 1, nullptr, v41, nullptr, nullptr, 0) ==
+          1 &&
+      PQsendQueryParams(c, "SELECT 1/0 AS pipe_b", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+      PQsendQueryParams(c, "SELECT 'after error' AS pipe_c", 0, nullptr, nullptr, nullptr, nullptr,
+                        0) == 1 &&
+      PQpipelineSync(c) == 1 &&
+      PQsendPrepare(c, "pipe_stmt", "SELECT $1::text || '!' AS pipe_d", 1, nullptr) == 1 &&
+      PQsendQueryPrepared(c, "pipe_stmt", 1, vok, nullptr, nullptr, 0) == 1 &&
+      PQsendQueryParams(c, "SELECT generate_series(1, 3) AS pipe_e", 0, nullptr, nullptr, nullptr,
+                        nullptr, 0) == 1 &&
+      PQpipelineSync(c) == 1;
   if (!sent) return {std::string("send failed: ") + PQerrorMessage(c)};
   int syncs = 0;
   for (int guard = 0; syncs < 2 && guard < 100; ++guard) {
@@ -170,46 +170,16 @@ std::vector<std::string> transaction_trace(PGconn* c, const std::string& tag) {
     for (const auto& n : notices) t.push_back(n);
     notices.clear();
   }
-  PQsetNoticeReceiver(c, [](void*, const PGresult*) {}, nullptr);
+  PQsetNoticeReceiver(
+      c, [](void*, const PGresult*) {}, nullptr);
   return t;
 }
 
 // ---------------------------------------------------------------------------------------------
 
-void pgbench_mode(const pg_cluster& cluster, const gateway& gw, const api_keys& keys,
-                  const std::string& mode) {
-  static bool initialized = false;
-  const std::string pgbench = (pg_bindir() / "pgbench").string();
-  if (!initialized) {
-    // The tables are created directly on PostgreSQL, as the connection's upstream role.
-    run_result init =
-        run({pgbench, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
-             std::to_string(cluster.port()), "-U", "app", "clinic"},
-            {{"PGPASSWORD", cluster.password()}, {"PGSSLMODE", "require"}}, {}, 300s);
-    ASSERT_EQ(init.exit_code, 0) << init.err;
-    initialized = true;
-  }
-  run_result r = run({pgbench, "-M", mode, "-T", "3", "-c", "4", "-j", "2", "-n", "-h",
-                      "127.0.0.1", "-p", std::to_string(gw.port()), "-U", "alice", "clinic"},
-                     {{"PGPASSWORD", keys.alice}, {"PGSSLMODE", "require"},
-                      {"PGCONNECT_TIMEOUT", "30"}},
-                     {}, 180s);
-  EXPECT_EQ(r.exit_code, 0) << mode << "\n" << r.out << r.err << "\n" << gw.log_text();
-  EXPECT_TRUE(contains(r.out, "query mode: " + mode)) << r.out;
-  EXPECT_TRUE(contains(r.out, "number of failed transactions: 0 ")) << r.out;
-  std::smatch m;
-  static const std::regex processed("number of transactions actually processed: ([0-9]+)");
-  ASSERT_TRUE(std::regex_search(r.out, m, processed)) << r.out;
-  EXPECT_GT(std::stol(m[1].str()), 0) << r.out;
-  EXPECT_FALSE(contains(r.err, "error")) << r.err;
-}
-
-TEST_F(GatewayProtocol, pgbench_simple) { pgbench_mode(cluster(), gw(), keys(), "simple"); }
-TEST_F(GatewayProtocol, pgbench_extended) { pgbench_mode(cluster(), gw(), keys(), "extended"); }
-TEST_F(GatewayProtocol, pgbench_prepared) { pgbench_mode(cluster(), gw(), keys(), "prepared"); }
-
 TEST_F(GatewayProtocol, copy_in_and_out_text_10k_rows) {
-  run_result create = alice_psql({"-c", "CREATE TABLE copy_text (id int PRIMARY KEY, payload text)"});
+  run_result create =
+      alice_psql({"-c", "CREATE TABLE copy_text (id int PRIMARY KEY, payload text)"});
   ASSERT_EQ(create.exit_code, 0) << create.err;
   std::string data;
   for (int i = 1; i <= 10000; ++i) {
@@ -278,12 +248,13 @@ TEST_F(GatewayProtocol, copy_in_and_out_csv_10k_rows) {
   auto pos = bad.find("\n5000,");
   ASSERT_NE(pos, std::string::npos);
   bad.replace(pos + 1, 4, "oops");
-  run_result failed = alice_psql({"-v", "ON_ERROR_STOP=0", "-c",
-                                  "CREATE TABLE copy_csv_bad (LIKE copy_csv)", "-c",
-                                  "\\copy copy_csv_bad FROM pstdin WITH (FORMAT csv)", "-c",
-                                  "SELECT count(*) FROM copy_csv_bad"},
-                                 bad);
-  EXPECT_TRUE(contains(failed.err, "invalid input syntax for type integer: \"oops\"")) << failed.err;
+  run_result failed =
+      alice_psql({"-v", "ON_ERROR_STOP=0", "-c", "CREATE TABLE copy_csv_bad (LIKE copy_csv)", "-c",
+                  "\\copy copy_csv_bad FROM pstdin WITH (FORMAT csv)", "-c",
+                  "SELECT count(*) FROM copy_csv_bad"},
+                 bad);
+  EXPECT_TRUE(contains(failed.err, "invalid input syntax for type integer: \"oops\""))
+      << failed.err;
   EXPECT_TRUE(contains(failed.out, "\n     0\n")) << failed.out;
   EXPECT_EQ(cluster().sql("clinic", "SELECT count(*) FROM copy_csv_bad"), "0\n");
 }
@@ -294,8 +265,9 @@ TEST_F(GatewayProtocol, cancel_of_pg_sleep) {
   ASSERT_EQ(PQsendQuery(c.get(), "SELECT pg_sleep(30) AS cancel_me"), 1);
   // Wait until the statement runs on PostgreSQL.
   const auto deadline = clock::now() + 60s;
-  while (cluster().sql("clinic", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                                 "AND query = 'SELECT pg_sleep(30) AS cancel_me'") != "1\n") {
+  while (cluster().sql("clinic",
+                       "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                       "AND query = 'SELECT pg_sleep(30) AS cancel_me'") != "1\n") {
     ASSERT_LT(clock::now(), deadline) << "statement never started";
     std::this_thread::sleep_for(50ms);
   }
@@ -316,14 +288,16 @@ TEST_F(GatewayProtocol, cancel_of_pg_sleep) {
 
   auto ev = wait_audit(gw(), [](const audit_events& e) {
     return !select(e, {{"kind", "cancel"}, {"user", "alice"}}).empty() &&
-           !select(e, {{"kind", "statement"}, {"statement", "SELECT pg_sleep(30) AS cancel_me"},
+           !select(e, {{"kind", "statement"},
+                       {"statement", "SELECT pg_sleep(30) AS cancel_me"},
                        {"outcome", "57014"}})
                 .empty();
   });
   auto cancels = select(ev, {{"kind", "cancel"}, {"user", "alice"}});
   ASSERT_EQ(cancels.size(), 1u) << dump(ev);
   EXPECT_EQ(str(cancels[0], "connection"), "clinic");
-  auto stmts = select(ev, {{"kind", "statement"}, {"statement", "SELECT pg_sleep(30) AS cancel_me"}});
+  auto stmts =
+      select(ev, {{"kind", "statement"}, {"statement", "SELECT pg_sleep(30) AS cancel_me"}});
   ASSERT_EQ(stmts.size(), 1u) << dump(ev);
   EXPECT_EQ(str(stmts[0], "outcome"), "57014");
   EXPECT_EQ(str(stmts[0], "session"), str(cancels[0], "session"));
@@ -334,8 +308,9 @@ TEST_F(GatewayProtocol, cancel_with_a_wrong_key_does_nothing) {
   ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
   ASSERT_EQ(PQsendQuery(c.get(), "SELECT pg_sleep(5) AS not_cancelled"), 1);
   const auto deadline = clock::now() + 60s;
-  while (cluster().sql("clinic", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                                 "AND query = 'SELECT pg_sleep(5) AS not_cancelled'") != "1\n") {
+  while (cluster().sql("clinic",
+                       "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                       "AND query = 'SELECT pg_sleep(5) AS not_cancelled'") != "1\n") {
     ASSERT_LT(clock::now(), deadline) << "statement never started";
     std::this_thread::sleep_for(50ms);
   }
@@ -349,8 +324,9 @@ TEST_F(GatewayProtocol, cancel_with_a_wrong_key_does_nothing) {
     EXPECT_TRUE(s.received().empty()) << "a CancelRequest gets no answer";
   }
   // Both were handled (their connections are closed) while the statement still ran.
-  EXPECT_EQ(cluster().sql("clinic", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                                    "AND query = 'SELECT pg_sleep(5) AS not_cancelled'"),
+  EXPECT_EQ(cluster().sql("clinic",
+                          "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                          "AND query = 'SELECT pg_sleep(5) AS not_cancelled'"),
             "1\n");
   pq_result r(PQgetResult(c.get()));
   EXPECT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << describe(r.get());
@@ -445,8 +421,8 @@ TEST_F(GatewayProtocol, prepared_statements_audit_text_and_count_never_values) {
   EXPECT_EQ(std::string(PQgetvalue(r.get(), 0, 2)), std::to_string(secret.size()));
   // An unnamed statement with parameters.
   const char* two[] = {"6", "7"};
-  pq_result u(PQexecParams(c.get(), "SELECT $1::int * $2::int AS product", 2, nullptr, two,
-                           nullptr, nullptr, 0));
+  pq_result u(PQexecParams(c.get(), "SELECT $1::int * $2::int AS product", 2, nullptr, two, nullptr,
+                           nullptr, 0));
   ASSERT_EQ(PQresultStatus(u.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
   EXPECT_STREQ(PQgetvalue(u.get(), 0, 0), "42");
   EXPECT_EQ(cluster().sql("clinic", "SELECT count(*) FROM prep_t WHERE v = '" + secret + "'"),
@@ -468,8 +444,8 @@ TEST_F(GatewayProtocol, prepared_statements_audit_text_and_count_never_values) {
   ASSERT_EQ(selects.size(), 1u) << dump(ev);
   EXPECT_EQ(num(selects[0], "param_count"), 1);
   EXPECT_EQ(num(selects[0], "rows"), 2);
-  auto product = select(ev, {{"kind", "statement"},
-                             {"statement", "SELECT $1::int * $2::int AS product"}});
+  auto product =
+      select(ev, {{"kind", "statement"}, {"statement", "SELECT $1::int * $2::int AS product"}});
   ASSERT_EQ(product.size(), 1u) << dump(ev);
   EXPECT_EQ(num(product[0], "param_count"), 2);
 
@@ -484,8 +460,8 @@ TEST_F(GatewayProtocol, multi_statement_queries_match_postgres) {
   ASSERT_EQ(PQstatus(g.get()), CONNECTION_OK) << PQerrorMessage(g.get());
   for (const std::string sql :
        {"select 1; select 2", "SELECT 1 AS a; SELECT 1/0; SELECT 3",
-        "SELECT 'x' AS one; SELECT generate_series(1, 3) AS many; SELECT NULL::int AS nothing",
-        "", ";", "DO $$BEGIN RAISE NOTICE 'hello-notice'; END$$; SELECT 5",
+        "SELECT 'x' AS one; SELECT generate_series(1, 3) AS many; SELECT NULL::int AS nothing", "",
+        ";", "DO $$BEGIN RAISE NOTICE 'hello-notice'; END$$; SELECT 5",
         "BEGIN; SELECT 1; SELECT 1/0; SELECT 2", "ROLLBACK",
         "CREATE TEMP TABLE ms (x int); INSERT INTO ms VALUES (1), (2); SELECT sum(x) FROM ms"}) {
     auto direct = simple_query_trace(d.get(), sql);
@@ -528,19 +504,17 @@ TEST_F(GatewayProtocol, million_row_result_streams_with_bounded_memory) {
   const std::string script =
       "SELECT g, repeat('x', 90) AS pad FROM generate_series(1, 1000000) g \\g /dev/null\n"
       "\\echo rows=:ROW_COUNT\n";
-  run_result r = gw_psql(gw(), "alice", keys().alice, {"-f", "-"}, script, "require", "clinic",
-                         300s);
+  run_result r =
+      gw_psql(gw(), "alice", keys().alice, {"-f", "-"}, script, "require", "clinic", 300s);
   ASSERT_EQ(r.exit_code, 0) << r.err << "\n" << gw().log_text();
   EXPECT_EQ(r.out, "rows=1000000\n");
   const long after = vm_hwm_kib(pid);
+  // The result is ~100 MB on the wire. Under ASan freed memory sits in a quarantine (256 MB)
+  // before reuse, so allocation churn shows up here too: a heap allocation per TLS record was
+  // enough to fail this (fixed by keeping OpenSSL's record buffers, see session.cpp).
   EXPECT_LT(after - before, 64 * 1024)
       << "gateway peak RSS grew from " << before << " KiB to " << after << " KiB"
-      << (reset ? "" : " (peak not resettable)") << "; VmRSS now " << [&] {
-           std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-           std::string l, out;
-           while (std::getline(in, l)) if (l.rfind("VmRSS", 0) == 0) out = l;
-           return out;
-         }();
+      << (reset ? "" : " (peak not resettable)");
 
   auto ev = wait_audit(gw(), [](const audit_events& e) {
     for (const auto& x : select(e, {{"kind", "statement"}, {"outcome", "ok"}}))
@@ -568,8 +542,8 @@ TEST_F(GatewayProtocol, audit_export_has_each_statement_and_filters_work) {
       {"dana", "SELECT full_name FROM patients WHERE id <= 3 /* audit-d */", "ok", 3},
   };
   for (const auto& s : stmts) {
-    run_result r = gw_psql(gw(), s.user, s.user == "alice" ? keys().alice : keys().dana,
-                           {"-Atc", s.sql});
+    run_result r =
+        gw_psql(gw(), s.user, s.user == "alice" ? keys().alice : keys().dana, {"-Atc", s.sql});
     EXPECT_EQ(r.exit_code == 0, s.outcome == "ok") << s.sql << ": " << r.err;
   }
   auto done = [&](const audit_events& e) {
@@ -598,8 +572,8 @@ TEST_F(GatewayProtocol, audit_export_has_each_statement_and_filters_work) {
   auto ended = wait_audit(gw(), [&](const audit_events& e) {
     for (const auto& s : stmts) {
       auto m = select(e, {{"kind", "statement"}, {"statement", s.sql}});
-      if (m.empty() || select(e, {{"kind", "session.end"}, {"session", str(m[0], "session")}})
-                           .empty())
+      if (m.empty() ||
+          select(e, {{"kind", "session.end"}, {"session", str(m[0], "session")}}).empty())
         return false;
     }
     return true;

@@ -695,8 +695,9 @@ asio::awaitable<bool> session::connect_upstream() {
       }
       case 'E': {
         auto e = parse_error(f.body);
-        // Built before the co_await: GCC 12 evaluates both arms of a ?: whose temporaries live
-        // across a co_await (seen as "std::get: wrong index for variant" from e.err()).
+        // Built before the co_await: GCC 12 miscompiles a ?: with temporaries inside a co_await
+        // expression (seen here as e.err() running on a success, "std::get: wrong index for
+        // variant"; a minimal repro frees a temporary that was never constructed).
         std::string detail =
             e ? std::string(e->sqlstate) + " " + std::string(e->message) : e.err();
         co_return co_await upstream_fail(std::move(detail));
