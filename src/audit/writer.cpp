@@ -314,6 +314,18 @@ void writer::fold_results(std::vector<record>& batch) {
           stmt.outcome = std::move(r.outcome);
           stmt.rows = r.rows;
           stmt.duration_us = r.duration_us;
+          // Keep what the result says (masking counts) beside what the statement said (guard).
+          if (stmt.detail.empty()) {
+            stmt.detail = std::move(r.detail);
+          } else if (!r.detail.empty()) {
+            boost::system::error_code e1, e2;
+            auto a = boost::json::parse(stmt.detail, e1);
+            auto b = boost::json::parse(r.detail, e2);
+            if (!e1 && !e2 && a.is_object() && b.is_object()) {
+              for (auto& kv : b.as_object()) a.as_object()[kv.key()] = kv.value();
+              stmt.detail = boost::json::serialize(a);
+            }
+          }
           s->second.erase(it);
           continue;
         }
