@@ -152,6 +152,9 @@ std::string replacement_problem(std::string_view s) {
 }
 
 result<mask_action> parse_action_name(const yaml_ctx& ctx, const kv& e) {
+  // `action: null` is a YAML null, not the string "null" (yaml-cpp cannot tell it from an empty
+  // value); either means the null action, which errs on the side of masking more.
+  if (e.value.IsNull()) return mask_action::null;
   auto s = scalar(ctx, e);
   if (!s) return error{s.err()};
   if (*s == "redact") return mask_action::redact;
@@ -458,7 +461,7 @@ status parse_masking(const YAML::Node& node, const yaml_ctx& ctx, const std::str
   }
 
   if (const kv* e = find(*entries, "typed_columns")) {
-    auto s = scalar(ctx, *e);
+    auto s = e->value.IsNull() ? result<std::string>(std::string("null")) : scalar(ctx, *e);
     if (!s) return error{s.err()};
     if (*s == "placeholder") {
       out.typed = typed_mask::placeholder;

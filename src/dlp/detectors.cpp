@@ -621,9 +621,19 @@ bool v_ipv6(std::string_view s, std::size_t to, span32& out) {
   if (b > 0 && (is_alnum(s[b - 1]) || s[b - 1] == '_' || s[b - 1] == '.')) return false;
   if (e < s.size() && (is_alnum(s[e]) || s[e] == '_')) return false;
   if (e - b < 3 || e - b > max_len) return false;
-  if (std::none_of(s.begin() + static_cast<std::ptrdiff_t>(b),
-                   s.begin() + static_cast<std::ptrdiff_t>(e), is_hex))
-    return false;
+  // Times ("10:30:45") and ratios are the common colon-hex shapes: an address has "::" or
+  // seven colons. Checked before inet_pton, which is comparatively slow.
+  int colons = 0;
+  bool compressed = false, hex = false;
+  for (std::size_t i = b; i < e; ++i) {
+    if (s[i] == ':') {
+      ++colons;
+      compressed = compressed || (i + 1 < e && s[i + 1] == ':');
+    } else if (is_hex(s[i])) {
+      hex = true;
+    }
+  }
+  if (!hex || (!compressed && colons != 7)) return false;
   std::array<char, 64> buf{};
   std::memcpy(buf.data(), s.data() + b, e - b);
   in6_addr addr{};
@@ -1216,7 +1226,11 @@ std::vector<pattern_def> builtin_patterns(const std::array<bool, builtin_count>&
     p.push_back({"(?i)[0-9a-f]:[0-9a-f]", check::ipv6});
   }
   if (is_on(builtin::street_address)) {
-    for (const char* sfx : clear_suffix_triggers) p.push_back({sfx, check::address});
+    // With the leading space the literals are longer (cheaper for the literal matcher) and
+    // start at a word boundary.
+    for (const char* sfx : clear_suffix_triggers) {
+      p.push_back({std::string(" ") + sfx, check::address});
+    }
   }
   auto labels = [&](auto& list, check kind, bool caseless) {
     for (const auto& l : list) {

@@ -46,7 +46,7 @@ TEST(Custom, OwnActionAndBuiltinsTogether) {
   engine_options o;
   o.custom.push_back({"badge", "BDG\\d{4}", "", {}, rule_action{action::partial, ""}, ""});
   scanner sc(testing::compile_or_die(o));
-  EXPECT_EQ(testing::mask(sc, "BDG1234 ssn 123-45-6789"), "***1234 ssn [SSN]");
+  EXPECT_EQ(testing::mask(sc, "BDG1234 ssn 123-45-6789"), "****234 ssn [SSN]");
 }
 
 TEST(Custom, MatchesAcrossTheBatchSeparatorAreRescannedPerCell) {
