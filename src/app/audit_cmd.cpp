@@ -24,7 +24,8 @@ namespace {
 
 const char* audit_help =
     "usage: gatehouse audit export --config FILE [--since T] [--until T] [--user U]\n"
-    "                              [--connection C] [--kind K] [--format json|chain]\n"
+    "                              [--connection C] [--kind K] [--statement TEXT]\n"
+    "                              [--rule NAME] [--outcome CODE] [--format json|chain]\n"
     "                              [--out FILE]\n"
     "       gatehouse audit verify --config FILE [--pubkey FILE] [--file FILE]\n"
     "       gatehouse audit pubkey --config FILE\n"
@@ -32,6 +33,11 @@ const char* audit_help =
     "export   prints audit events as JSON Lines, oldest first. T is an RFC 3339 time\n"
     "         (2026-11-23T10:00:00Z), a date (2026-11-23), or a duration ago (15m, 2h, 7d).\n"
     "         A statement event carries the outcome, rows and duration of its statement.\n"
+    "         Search: --statement TEXT keeps events whose recorded (masked) statement text\n"
+    "         contains TEXT (case-insensitive); --rule NAME those a guardrail rule NAME\n"
+    "         decided (detail.rule); --outcome CODE those with that outcome: ok, a SQLSTATE\n"
+    "         (42501, 22012...), refused; a statement's outcome is its result's.\n"
+    "         Filters combine with AND.\n"
     "         --format chain prints the hash-chained journal lines themselves (no filters),\n"
     "         which `audit verify --file` checks offline; with --out FILE it also writes\n"
     "         FILE.sig, an Ed25519 signature over the file's SHA-256.\n"
@@ -158,8 +164,8 @@ int export_chain(const config::config& cfg, std::map<std::string, std::string>& 
 }  // namespace
 
 int cmd_audit(const std::vector<std::string>& args) {
-  auto f = parse_flags(args, {"config", "since", "until", "user", "connection", "kind", "format",
-                              "out", "pubkey", "file"},
+  auto f = parse_flags(args, {"config", "since", "until", "user", "connection", "kind", "statement",
+                              "rule", "outcome", "format", "out", "pubkey", "file"},
                        {}, 1);
   if (f.help) {
     std::fputs(audit_help, stdout);
@@ -180,7 +186,8 @@ int cmd_audit(const std::vector<std::string>& args) {
   if (sub == "verify") return cmd_verify(*cfg, f.values);
   std::string format = f.values.count("format") ? f.values["format"] : "json";
   if (format == "chain") {
-    for (const char* k : {"since", "until", "user", "connection", "kind"})
+    for (const char* k :
+         {"since", "until", "user", "connection", "kind", "statement", "rule", "outcome"})
       if (f.values.count(k))
         return usage_error(std::string("--format chain exports the whole trail; --") + k +
                            " does not apply");
@@ -197,6 +204,9 @@ int cmd_audit(const std::vector<std::string>& args) {
   filter.user = f.values["user"];
   filter.connection = f.values["connection"];
   filter.kind = f.values["kind"];
+  filter.statement = f.values["statement"];
+  filter.rule = f.values["rule"];
+  filter.outcome = f.values["outcome"];
   auto st = store::open_store(cfg->store.url);
   if (!st) {
     std::fprintf(stderr, "gatehouse audit export: %s\n", st.err().c_str());

@@ -73,6 +73,8 @@ bool chain_verifier::add(std::string_view line) {
       if (t && h && t->is_int64() && h->is_string() && t->as_int64() == prune_from_ - 1 &&
           std::string_view(h->as_string()) == prune_prev_)
         prune_seq_ = rec->seq;
+      else if (t && t->is_int64() && t->as_int64() < prune_from_ - 1)
+        pruned_through_ = std::max(pruned_through_, t->as_int64());
     }
   }
   if (rec->kind == checkpoint_kind) {
@@ -113,6 +115,14 @@ bool chain_verifier::add(std::string_view line) {
 
 verify_report chain_verifier::finish(const std::optional<std::string>& head_line) {
   if (!r_.ok) return r_;
+  if (prune_from_ != 0 && prune_seq_ == 0 && pruned_through_ > 0) {
+    // Retention pruned the trail, but more is gone than it pruned.
+    fail(pruned_through_ + 1, "missing: events " + std::to_string(pruned_through_ + 1) + ".." +
+                                  std::to_string(prune_from_ - 1) +
+                                  " are not in the trail (retention pruned only through " +
+                                  std::to_string(pruned_through_) + ")");
+    return r_;
+  }
   if (prune_from_ != 0 && (prune_seq_ == 0 || r_.last_signed_seq <= prune_seq_)) {
     fail(1, "missing: the trail starts at seq " + std::to_string(prune_from_) + " and no signed " +
                 "retention record accounts for events 1.." + std::to_string(prune_from_ - 1));

@@ -45,7 +45,8 @@ class chain_verifier {
   // A trail that starts after seq 1 (retention) and the pruned event that accounts for it.
   std::int64_t prune_from_ = 0;
   std::string prune_prev_;
-  std::int64_t prune_seq_ = 0;  // a jump in seqs seen on the previous line
+  std::int64_t prune_seq_ = 0;  // the `audit.pruned` event that accounts for the cut
+  std::int64_t pruned_through_ = 0;  // what a pruned event that does not account for it says
   std::string last_hash_;
   std::int64_t last_seq_ = 0;
   // Hashes of checkpointed heads, to match head.json against.

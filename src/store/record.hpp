@@ -36,6 +36,13 @@ struct audit_filter {
   std::string connection;
   std::string kind;
   std::string session_id;
+  // Search. `statement`: substring of the recorded (masked) statement text, case-insensitive
+  // for ASCII letters. `rule`: the guardrail rule in the event's detail ({"rule":"..."}).
+  // `outcome`: "ok", a SQLSTATE, "refused"...; for a statement event, the outcome of its
+  // result (statement.result events themselves are left out: their statement carries it).
+  std::string statement;
+  std::string rule;
+  std::string outcome;
 };
 
 }  // namespace gh::store

@@ -228,6 +228,13 @@ class sqlite_store final : public store {
     if (!f.connection.empty()) sql += " AND e.connection = ?4";
     if (!f.kind.empty()) sql += " AND e.kind = ?5";
     if (!f.session_id.empty()) sql += " AND e.session_id = ?6";
+    // LIKE is case-insensitive for ASCII; the needle's own % _ and \ are escaped.
+    if (!f.statement.empty()) sql += " AND e.statement LIKE ?7 ESCAPE '\\'";
+    // json_extract() fails on text that is not JSON (most events have an empty detail).
+    if (!f.rule.empty())
+      sql += " AND (CASE WHEN json_valid(e.detail) THEN json_extract(e.detail, '$.rule') END) = ?8";
+    if (!f.outcome.empty())
+      sql += " AND COALESCE(r.outcome, e.outcome) = ?9 AND e.kind <> 'statement.result'";
     sql += " ORDER BY e.seq";
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
@@ -241,6 +248,17 @@ class sqlite_store final : public store {
     if (!f.kind.empty()) sqlite3_bind_text(raw, 5, f.kind.c_str(), -1, SQLITE_TRANSIENT);
     if (!f.session_id.empty())
       sqlite3_bind_text(raw, 6, f.session_id.c_str(), -1, SQLITE_TRANSIENT);
+    if (!f.statement.empty()) {
+      std::string like = "%";
+      for (char c : f.statement) {
+        if (c == '%' || c == '_' || c == '\\') like.push_back('\\');
+        like.push_back(c);
+      }
+      like.push_back('%');
+      sqlite3_bind_text(raw, 7, like.c_str(), static_cast<int>(like.size()), SQLITE_TRANSIENT);
+    }
+    if (!f.rule.empty()) sqlite3_bind_text(raw, 8, f.rule.c_str(), -1, SQLITE_TRANSIENT);
+    if (!f.outcome.empty()) sqlite3_bind_text(raw, 9, f.outcome.c_str(), -1, SQLITE_TRANSIENT);
     audit_record r;
     auto col = [&](int i) {
       auto p = sqlite3_column_text(raw, i);
