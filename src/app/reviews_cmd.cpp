@@ -158,8 +158,10 @@ void print_review(const review::review& r) {
   std::string who = safe(r.requester);
   if (!r.requester_groups.empty()) {
     who += " (";
-    for (std::size_t i = 0; i < r.requester_groups.size(); ++i)
-      who += (i ? "," : "") + safe(r.requester_groups[i]);
+    for (std::size_t i = 0; i < r.requester_groups.size(); ++i) {
+      if (i) who += ',';
+      who += safe(r.requester_groups[i]);
+    }
     who += ")";
   }
   row("requester", who);
@@ -173,8 +175,10 @@ void print_review(const review::review& r) {
     row("expires", review::format_time(r.expires_us) +
                        (r.expires_us > now ? " (in " + relative(r.expires_us, now) + ")" : ""));
   std::string approvers;
-  for (std::size_t i = 0; i < r.approvers.size(); ++i)
-    approvers += (i ? "," : "") + safe(r.approvers[i]);
+  for (std::size_t i = 0; i < r.approvers.size(); ++i) {
+    if (i) approvers += ',';
+    approvers += safe(r.approvers[i]);
+  }
   approvers += " (" + std::to_string(r.min_approvals) + " approval" +
                (r.min_approvals == 1 ? "" : "s") + " needed; self-approval " +
                (r.self_approval ? "allowed" : "not allowed") + ")";
