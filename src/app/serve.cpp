@@ -177,6 +177,8 @@ int cmd_serve(const std::vector<std::string>& args) {
     if (!pol) return fatal(pol.err());
     ctx.masking[c.name] = *pol;
   }
+  if (auto tp = dlp::default_policy(); tp) ctx.text_policy = *tp;
+  else return fatal("masking engine: " + tp.err());
   ctx.deny_nonce = crypto::random_token(12);
   for (auto& ch : ctx.deny_nonce)
     if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))) ch = 'x';

@@ -66,6 +66,9 @@ struct server_context {
   std::map<std::string, std::shared_ptr<const guard::rule_set>> guards;
   // Masking policies per connection (absent: results pass unmasked).
   std::map<std::string, std::shared_ptr<const dlp::policy>> masking;
+  // Built-in detectors for statement text on connections without a masking block: the audit
+  // trail and review queue never hold clear PHI, whatever the connection's result policy.
+  std::shared_ptr<const dlp::policy> text_policy;
   std::string deny_nonce;  // random per process; names the deny sentinel's schema
   std::atomic<std::uint64_t> sessions_started{0};
 };

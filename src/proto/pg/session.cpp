@@ -516,6 +516,9 @@ asio::awaitable<bool> session::startup() {
     text_masker_ = &*text_only_masker_;
     mask_exempt_ = mask_policy_->exempt(who_.groups);
     if (!mask_exempt_) masker_.emplace(mask_policy_->engine_ptr());
+  } else if (ctx_.text_policy) {
+    text_only_masker_.emplace(ctx_.text_policy->engine_ptr());
+    text_masker_ = &*text_only_masker_;
   }
   log::info("pg", "session authenticated",
             {{"session", id_}, {"user", who_.user}, {"connection", conn_->name},
@@ -1395,7 +1398,7 @@ asio::awaitable<void> session::server_to_client() {
           if (masker_) collect_copy(f, used, head != nullptr ? head->stmt_id : 0);
           break;
         case 'N':
-          if (text_masker_) mask_notice(f, used, rewritten, cuts);
+          if (mask_policy_ && text_masker_) mask_notice(f, used, rewritten, cuts);
           break;
         case 'C':
           if (masker_) end_result_set();
@@ -1436,7 +1439,7 @@ asio::awaitable<void> session::server_to_client() {
               code = "42501";
             }
           }
-          if (text_masker_ && (cuts.empty() || cuts.back().frame_off != used))
+          if (mask_policy_ && text_masker_ && (cuts.empty() || cuts.back().frame_off != used))
             mask_notice(f, used, rewritten, cuts);
           if (masker_) end_result_set();
           if (head != nullptr) {
