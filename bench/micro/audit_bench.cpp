@@ -99,7 +99,7 @@ void bm_encode_record(benchmark::State& state) {
   std::string out;
   for (auto _ : state) {
     out.clear();
-    audit::encode_record(r, out);
+    audit::encode_record(r, audit::genesis_hash, out);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations());
