@@ -44,6 +44,7 @@ class stream {
   // Server side of the in-band upgrade.
   asio::awaitable<error_code> tls_accept(asio::ssl::context& ctx) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, ctx);
+    keep_buffers();
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_tuple);
     co_return ec;
   }
@@ -52,6 +53,7 @@ class stream {
   template <typename Prepare>
   asio::awaitable<error_code> tls_connect(asio::ssl::context& ctx, Prepare&& prepare) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, ctx);
+    keep_buffers();
     prepare(tls_->native_handle());
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     co_return ec;
@@ -66,6 +68,10 @@ class stream {
   }
 
  private:
+  // Asio turns on SSL_MODE_RELEASE_BUFFERS, which makes OpenSSL free and reallocate its ~16 KB
+  // record buffer for every record: a heap round trip per record on the data path. Keep them.
+  void keep_buffers() { SSL_clear_mode(tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS); }
+
   tcp::socket sock_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
 };

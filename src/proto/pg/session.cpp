@@ -59,12 +59,6 @@ bool is_eof(const net::error_code& ec) {
          ec == asio::ssl::error::stream_truncated || ec == asio::error::broken_pipe;
 }
 
-// Asio turns on SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its ~16 KB record buffers whenever
-// they drain and allocates them again for the next record: two heap allocations per record in
-// each direction while a result streams. Keep them for the life of the session instead.
-void keep_tls_buffers(SSL* ssl) {
-  if (ssl != nullptr) SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-}
 
 }  // namespace
 
@@ -306,7 +300,6 @@ asio::awaitable<bool> session::startup() {
         co_return false;
       }
       auto ec = co_await client_.tls_accept(*ctx_.client_tls);
-      keep_tls_buffers(client_.native_ssl());
       if (ec) {
         close("TLS handshake with client failed: " + ec.message());
         log::warn("pg", "client TLS handshake failed",
@@ -604,7 +597,6 @@ asio::awaitable<bool> session::connect_upstream() {
       bool verify = c.tls == config::upstream_tls::verify_full;
       std::string verify_err;
       auto hec = co_await upstream_->tls_connect(*it->second, [&](SSL* ssl) {
-        keep_tls_buffers(ssl);
         if (!verify) return;
         if (auto s = net::set_client_verify_host(ssl, c.host); !s) {
           verify_err = s.err();
