@@ -669,8 +669,8 @@ class parser {
     auto sec = read_section(item, line, path,
                             {"name", "type", "host", "port", "database", "user", "password", "tls",
                              "tls_ca", "allow_groups", "masking", "guardrails", "reviews",
-                             "on_parse_error", "access", "access_window"},
-                            {"recording"});
+                             "on_parse_error", "access", "access_window", "recording"},
+                            {});
     if (!sec) return error{sec.err()};
     connection_config c;
     c.line = sec->line;
@@ -768,7 +768,52 @@ class parser {
       if (auto s = parse_reviews(e->value, ctx, e->path, e->line, c.reviews); !s)
         return error{s.err()};
     if (auto s = parse_guard_settings(*sec, c); !s) return error{s.err()};
+    if (const entry* e = sec->find("recording"))
+      if (auto s = parse_recording(*e, c); !s) return error{s.err()};
     return c;
+  }
+
+  // `recording: true|false` or a mapping. Only terminal sessions have settings: a database
+  // session's recording is its statement timeline, which the audit trail always keeps.
+  [[nodiscard]] status parse_recording(const entry& e, connection_config& c) const {
+    recording_config& r = c.recording;
+    r.line = e.line;
+    const bool pg = c.type == conn_type::postgres;
+    const std::string pg_only =
+        "only `recording: true` is valid for type postgres (database sessions are recorded as "
+        "their statement timeline in the audit trail); settings apply to type ssh";
+    if (e.value.IsScalar()) {
+      auto b = enumerated<bool>(e, {{"true", true}, {"false", false}});
+      if (!b) return error{b.err()};
+      if (pg && !*b) return fail(e, pg_only);
+      r.enabled = *b;
+      return {};
+    }
+    if (pg) return fail(e, pg_only);
+    auto sec = read_section(e.value, e.line, e.path,
+                            {"enabled", "record_input", "chunk_size", "chunk_interval"}, {});
+    if (!sec) return error{sec.err()};
+    for (auto [key, out] : {std::pair<std::string_view, bool*>{"enabled", &r.enabled},
+                            std::pair<std::string_view, bool*>{"record_input", &r.record_input}}) {
+      if (const entry* k = sec->find(key)) {
+        auto b = enumerated<bool>(*k, {{"true", true}, {"false", false}});
+        if (!b) return error{b.err()};
+        *out = *b;
+      }
+    }
+    if (const entry* k = sec->find("chunk_size")) {
+      // Small chunks cost an fsync and an audit event each; huge ones hold more unchained data.
+      auto n = message_size(*k);
+      if (!n) return error{n.err()};
+      if (*n > (64u << 20)) return fail(*k, "expected a size 1KB..64MB");
+      r.chunk_size = *n;
+    }
+    if (const entry* k = sec->find("chunk_interval")) {
+      auto d = duration(*k, true);
+      if (!d) return error{d.err()};
+      r.chunk_interval = *d;
+    }
+    return {};
   }
 
   // on_parse_error, access, access_window, and the checks that tie guardrails and reviews

@@ -75,6 +75,18 @@ struct identity_config {
   std::vector<user_config> users;
 };
 
+// `recording:` of a connection. Terminal (ssh) sessions are recorded as asciicast v2, masked,
+// chunked into state_dir/recordings and chained into the audit trail (docs/AUDIT.md). Database
+// sessions are always recorded as their statement timeline in the audit trail; for them only
+// `recording: true` is accepted.
+struct recording_config {
+  bool enabled = true;
+  bool record_input = false;  // keystrokes can hold passwords; off unless policy says so
+  std::size_t chunk_size = 64u << 10;  // a chunk is written and chained at this size...
+  std::chrono::milliseconds chunk_interval{5000};  // ...or this long after its first event
+  int line = 0;
+};
+
 struct connection_config {
   std::string name;
   conn_type type = conn_type::postgres;
@@ -97,6 +109,7 @@ struct connection_config {
   access_mode access = access_mode::direct;
   std::chrono::milliseconds access_window{60 * 60 * 1000};
   int access_line = 0;
+  recording_config recording;
   int line = 0;
   int password_line = 0;  // line of `password:`, for check_secrets() errors
 };

@@ -392,7 +392,7 @@ TEST(ConfigParse, ReservedKeysAreAcceptedButStillChecked) {
   EXPECT_TRUE(r.err().starts_with("demo.yaml:11: connections[0].masking: duplicate key"))
       << r.err();
   auto ok = parse_config(minimal +
-                             "    recording: {anything: [goes]}\n"
+                             "    recording: true\n"
                              "masking: 1\nguardrails: []\nreviews: {}\nnotifications: x\n"
                              "audit:\n  recording: {input: false}\n  retention: 30d\n",
                          "demo.yaml");
