@@ -17,6 +17,7 @@
 #include "audit/signer.hpp"
 #include "audit/verify.hpp"
 #include "core/crypto.hpp"
+#include "record/trail.hpp"
 
 namespace gh::app {
 
@@ -44,6 +45,9 @@ const char* audit_help =
     "verify   checks every event's hash, the chain, every checkpoint signature and that the\n"
     "         trail was not cut back; exit 0 'verified N events, K checkpoints', exit 1 naming\n"
     "         the first bad event. --pubkey pins the expected signing key (PEM).\n"
+    "         Terminal recordings on disk are checked too: every chunk against the SHA-256\n"
+    "         and size its recording.chunk event chained (a chunk removed by retention is\n"
+    "         fine when an audit.pruned event covers its event).\n"
     "pubkey   prints the public key that verifies this gateway's checkpoints (PEM).\n";
 
 
@@ -113,8 +117,25 @@ int cmd_verify(const config::config& cfg, std::map<std::string, std::string>& v)
     std::printf("FAILED: no public key to check signatures with (give --pubkey FILE)\n");
     return 1;
   }
+  // Recordings live beside the journal, not in an export: only a journal check covers them.
+  std::int64_t recordings = 0, chunks = 0;
+  if (!v.count("file")) {
+    auto trail = record::read_trail(audit_journal_dir(cfg));
+    if (!trail) {
+      std::printf("FAILED: %s\n", trail.err().c_str());
+      return 1;
+    }
+    if (auto p = record::check_chunks(cfg.gateway.state_dir, *trail, &chunks)) {
+      std::printf("FAILED at seq %lld: %s\n", static_cast<long long>(p->seq), p->what.c_str());
+      return 1;
+    }
+    recordings = static_cast<std::int64_t>(trail->recordings.size());
+  }
   std::printf("verified %lld events, %lld checkpoints (key %s)", static_cast<long long>(rep.events),
               static_cast<long long>(rep.checkpoints), key->key_id().c_str());
+  if (recordings > 0)
+    std::printf(", %lld terminal recordings (%lld chunks on disk)",
+                static_cast<long long>(recordings), static_cast<long long>(chunks));
   if (rep.events > rep.last_signed_seq)
     std::printf("; %lld newest events chained but not yet under a checkpoint",
                 static_cast<long long>(rep.events - rep.last_signed_seq));

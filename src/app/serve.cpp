@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "core/crypto.hpp"
 #include "dlp/dlp.hpp"
+#include "record/recorder.hpp"
 #include "guard/rules.hpp"
 #include "core/log.hpp"
 #include "identity/identity.hpp"
@@ -204,6 +205,7 @@ int cmd_serve(const std::vector<std::string>& args) {
   log::info("audit", "checkpoints are signed", {{"key_id", (*sig)->key_id()}});
   audit::writer audit(std::move(*jr), std::move(*st), journal_dir, std::move(*sig),
                       {cfg.audit.checkpoint_events, cfg.audit.checkpoint_interval});
+  audit.set_recordings_dir(record::recordings_dir(cfg.gateway.state_dir));
   if (cfg.audit.retention.count() > 0) {
     // Check a tenth as often as the retention period, between once a second and once an hour.
     auto every = std::clamp(cfg.audit.retention / 10, std::chrono::milliseconds(1000),

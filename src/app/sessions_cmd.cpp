@@ -1,5 +1,10 @@
 // `gatehouse sessions`: recorded sessions from the audit index. A database session's recording is
 // its statement timeline (text as recorded, masked; timings, outcomes, row counts; never results).
+// A terminal session's recording is an asciicast v2 file in chunks under state_dir/recordings,
+// each chunk vouched for by a `recording.chunk` event in the hash chain (src/record).
+#include <unistd.h>
+
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +17,8 @@
 #include "app/timefmt.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
+#include "record/recorder.hpp"
+#include "record/trail.hpp"
 #include "store/store.hpp"
 
 namespace gh::app {
@@ -23,10 +30,15 @@ const char* sessions_help =
     "       gatehouse sessions show ID --config FILE\n"
     "       gatehouse replay ID --config FILE [--speed N]\n"
     "\n"
-    "list    recorded sessions, newest last: who, where from, when, how long, how it ended\n"
-    "show    one session: its details and statement timeline\n"
-    "replay  plays a session back: statements appear with their original timing divided by N\n"
-    "        (--speed 0: at once)\n";
+    "list    recorded sessions, newest last: who, where from, when, how long, how it ended;\n"
+    "        REC says what was recorded: sql (statement timeline) or term (terminal recording)\n"
+    "show    one session: its details, its terminal recording's summary, its timeline\n"
+    "replay  plays a session back with its original timing divided by N (--speed 0: at once).\n"
+    "        A terminal recording is checked chunk by chunk against the hashes in the audit\n"
+    "        trail first (a modified or missing chunk is refused), then its output is written\n"
+    "        to stdout as it was shown (masked); pauses are capped at 5 s. Without --speed,\n"
+    "        output that is not a terminal gets it all at once (--speed 0). A database session\n"
+    "        prints its statement timeline.\n";
 
 struct session_row {
   store::audit_record start;
@@ -74,6 +86,7 @@ int list_sessions(store::store& st, std::map<std::string, std::string>& v) {
   }
   std::vector<session_row> rows;
   std::map<std::string, std::size_t> by_id;
+  std::map<std::string, bool> terminal;
   f.kind = "session.start";
   auto s = st.scan(f, [&](const store::audit_record& r) {
     by_id[r.session_id] = rows.size();
@@ -86,44 +99,110 @@ int list_sessions(store::store& st, std::map<std::string, std::string>& v) {
       if (it != by_id.end()) rows[it->second].end = r;
     });
   }
+  f.kind = std::string(record::start_kind);
+  if (s) {
+    s = st.scan(f, [&](const store::audit_record& r) { terminal[r.session_id] = true; });
+  }
   if (!s) {
     std::fprintf(stderr, "gatehouse sessions: %s\n", s.err().c_str());
     return 1;
   }
-  std::printf("%-16s  %-12s  %-12s  %-21s  %-27s  %9s  %6s  %s\n", "SESSION", "USER", "CONNECTION",
-              "CLIENT", "STARTED", "DURATION", "STMTS", "ENDED");
+  std::printf("%-16s  %-12s  %-12s  %-21s  %-27s  %9s  %4s  %6s  %s\n", "SESSION", "USER",
+              "CONNECTION", "CLIENT", "STARTED", "DURATION", "REC", "STMTS", "ENDED");
   for (const auto& r : rows) {
     std::string stmts = r.end ? detail_field(r.end->detail, "statements") : "";
-    std::printf("%-16s  %-12s  %-12s  %-21s  %-27s  %9s  %6s  %s\n", r.start.session_id.c_str(),
-                r.start.user.c_str(), r.start.connection.c_str(), r.start.client_addr.c_str(),
-                format_ts(r.start.ts_us).c_str(),
+    std::printf("%-16s  %-12s  %-12s  %-21s  %-27s  %9s  %4s  %6s  %s\n",
+                r.start.session_id.c_str(), r.start.user.c_str(), r.start.connection.c_str(),
+                r.start.client_addr.c_str(), format_ts(r.start.ts_us).c_str(),
                 r.end ? fmt_duration_us(r.end->duration_us).c_str() : "live?",
+                terminal.count(r.start.session_id) ? "term" : "sql",
                 stmts.empty() ? "-" : stmts.c_str(), r.end ? r.end->reason.c_str() : "");
   }
   return 0;
 }
 
-int show_session(store::store& st, const std::string& id, bool replay, double speed) {
+bool is_recording_event(const store::audit_record& r) { return r.kind.starts_with("recording."); }
+
+// The terminal recording of session `id` as the hash chain describes it.
+result<record::recording_info> terminal_recording(const config::config& cfg,
+                                                  const std::string& id) {
+  auto t = record::read_trail(audit_journal_dir(cfg), id);
+  if (!t) return error{t.err()};
+  auto it = t->recordings.find(id);
+  if (it == t->recordings.end())
+    return make_error("session " + id + " has no terminal recording in the audit trail");
+  return it->second;
+}
+
+// Writes the recording's output to stdout with its timing; every chunk is checked first.
+int replay_terminal(const config::config& cfg, const std::string& id, double speed) {
+  auto rec = terminal_recording(cfg, id);
+  if (!rec) {
+    std::fprintf(stderr, "gatehouse replay: %s\n", rec.err().c_str());
+    return 1;
+  }
+  auto cast = record::load_recording(cfg.gateway.state_dir, *rec);
+  if (!cast) {
+    std::fprintf(stderr, "gatehouse replay: %s\n", cast.err().c_str());
+    return 1;
+  }
+  if (rec->end_seq == 0)
+    std::fprintf(stderr, "gatehouse replay: note: recording %s has not ended (a live session, or "
+                         "the gateway stopped before it closed); playing what is on record\n",
+                 id.c_str());
+  auto s = record::play(
+      *cast, speed,
+      [](std::string_view data) {
+        std::fwrite(data.data(), 1, data.size(), stdout);
+        std::fflush(stdout);
+      },
+      [](std::int64_t us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); });
+  if (!s) {
+    std::fprintf(stderr, "gatehouse replay: %s\n", s.err().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int show_session(const config::config& cfg, store::store& st, const std::string& id, bool replay,
+                 double speed) {
+  const char* who = replay ? "gatehouse replay" : "gatehouse sessions";
   store::audit_filter f;
   f.session_id = id;
   std::vector<store::audit_record> events;
   auto s = st.scan(f, [&](const store::audit_record& r) { events.push_back(r); });
   if (!s) {
-    std::fprintf(stderr, "gatehouse sessions: %s\n", s.err().c_str());
+    std::fprintf(stderr, "%s: %s\n", who, s.err().c_str());
     return 1;
   }
   if (events.empty()) {
-    std::fprintf(stderr, "gatehouse sessions: no session %s\n", id.c_str());
+    std::fprintf(stderr, "%s: no session %s (see `gatehouse sessions list`)\n", who, id.c_str());
     return 1;
   }
+  const bool terminal = std::any_of(events.begin(), events.end(), is_recording_event);
+  if (replay && terminal) return replay_terminal(cfg, id, speed);
   const auto& first = events.front();
   std::printf("session     %s\nuser        %s (%s)\nconnection  %s\nclient      %s\nstarted     %s\n",
               id.c_str(), first.user.c_str(), first.groups.c_str(), first.connection.c_str(),
               first.client_addr.c_str(), format_ts(first.ts_us).c_str());
+  if (terminal) {
+    auto rec = terminal_recording(cfg, id);
+    if (!rec) {
+      std::printf("recording   terminal: %s\n", rec.err().c_str());
+    } else {
+      std::printf("recording   terminal (asciicast v2): %zu chunks, %lld bytes, %s, input %s, %s\n",
+                  rec->chunks.size(), static_cast<long long>(rec->bytes()),
+                  rec->duration_us >= 0 ? fmt_duration_us(rec->duration_us).c_str() : "duration -",
+                  rec->input ? "recorded" : "not recorded",
+                  rec->end_seq != 0 ? "ended" : "not ended");
+      std::printf("            `gatehouse replay %s` plays it\n", id.c_str());
+    }
+  }
   std::printf("\n%12s  %-8s  %8s  %9s  %s\n", "+OFFSET", "OUTCOME", "ROWS", "DURATION", "EVENT");
   std::int64_t prev = first.ts_us;
   for (const auto& e : events) {
-    if (e.kind == "statement.result") continue;  // folded into its statement
+    // Results are folded into their statement; chunks are summarised above.
+    if (e.kind == "statement.result" || e.kind == record::chunk_kind) continue;
     if (replay && speed > 0) {
       auto wait = static_cast<std::int64_t>(static_cast<double>(e.ts_us - prev) / speed);
       if (wait > 0) std::this_thread::sleep_for(std::chrono::microseconds(std::min<std::int64_t>(wait, 60'000'000)));
@@ -167,6 +246,8 @@ int cmd_sessions(const std::vector<std::string>& args, bool replay) {
     return usage("expected list or show ID");
   }
   double speed = 1.0;
+  // A pipe or a file wants the bytes, not the pauses; --speed still asks for them explicitly.
+  if (replay && !f.values.count("speed") && ::isatty(STDOUT_FILENO) == 0) speed = 0;
   if (f.values.count("speed")) {
     try {
       speed = std::stod(f.values["speed"]);
@@ -186,7 +267,7 @@ int cmd_sessions(const std::vector<std::string>& args, bool replay) {
     return 1;
   }
   if (sub == "list") return list_sessions(**st, f.values);
-  return show_session(**st, id, replay, speed);
+  return show_session(*cfg, **st, id, replay, speed);
 }
 
 }  // namespace gh::app

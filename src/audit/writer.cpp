@@ -69,6 +69,35 @@ writer::writer(std::unique_ptr<journal> j, std::unique_ptr<store::store> index,
     if (auto r = decode_record(line, false)) last_checkpoint_seq_ = r->seq;
 }
 
+void writer::set_recordings_dir(std::string dir) {
+  std::lock_guard lk(mu_);
+  recordings_dir_ = std::move(dir);
+}
+
+namespace {
+// The recordings whose end is in journal segment `path` (names safe to use as a folder only).
+std::vector<std::string> ended_recordings(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(recording_end_kind) == std::string::npos) continue;
+    auto r = decode_record(line, false);
+    if (!r || r->kind != recording_end_kind) continue;
+    boost::system::error_code ec;
+    auto d = boost::json::parse(r->detail, ec);
+    auto* id = !ec && d.is_object() ? d.as_object().if_contains("recording") : nullptr;
+    if (id == nullptr || !id->is_string()) continue;
+    std::string name(id->as_string());
+    bool safe = !name.empty() && name != "." && name != ".." &&
+                name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_.-") == std::string::npos;
+    if (safe) out.push_back(std::move(name));
+  }
+  return out;
+}
+}  // namespace
+
 void writer::set_retention(std::chrono::milliseconds retention, std::chrono::milliseconds every) {
   std::lock_guard lk(mu_);
   retention_ = retention;
@@ -256,9 +285,11 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
   auto segs = journal::list_segments(journal_dir_);
   if (!segs) return error{segs.err()};
   std::int64_t signed_through = 0;
+  std::string recordings_dir;
   {
     std::lock_guard lk(mu_);
     signed_through = last_checkpoint_seq_;
+    recordings_dir = recordings_dir_;
   }
   // A prefix of whole segments, never the newest (the one being written).
   std::size_t n = 0;
@@ -269,11 +300,16 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
   }
   if (n == 0) return std::int64_t{0};
   const auto& last = (*segs)[n - 1];
+  std::vector<std::string> recordings;
+  if (!recordings_dir.empty())
+    for (std::size_t i = 0; i < n; ++i)
+      for (auto& id : ended_recordings((*segs)[i].path)) recordings.push_back(std::move(id));
   boost::json::object d;
   d["pruned_through_seq"] = last.last_seq;
   d["head_hash"] = last.last_hash;
   d["segments"] = n;
   d["cutoff_us"] = cutoff_us;
+  if (!recordings.empty()) d["recordings"] = recordings.size();
   record r;
   r.ts_us = now_us();
   r.kind = std::string(pruned_kind);
@@ -289,10 +325,18 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
     std::filesystem::remove((*segs)[i].path, ec);
     if (ec) return make_error("cannot remove " + (*segs)[i].path + ": " + ec.message());
   }
+  for (const auto& id : recordings) {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(recordings_dir) / id, ec);
+    if (ec)
+      log::warn("audit", "retention could not remove a recording",
+                {{"recording", id}, {"error", ec.message()}});
+  }
   if (auto s = index_->prune_through(last.last_seq); !s)
     log::warn("audit", "index prune failed; rows stay until the next run", {{"error", s.err()}});
   log::info("audit", "retention pruned the journal",
-            {{"through_seq", std::to_string(last.last_seq)}, {"segments", std::to_string(n)}});
+            {{"through_seq", std::to_string(last.last_seq)}, {"segments", std::to_string(n)},
+             {"recordings", std::to_string(recordings.size())}});
   return last.last_seq - (*segs)[0].first_seq + 1;
 }
 

@@ -37,6 +37,9 @@ inline constexpr std::string_view head_file = "head.json";
 
 // Kind of the event that records a retention prune (signed by the next checkpoint).
 inline constexpr std::string_view pruned_kind = "audit.pruned";
+// Kind of the event that ends a terminal recording (src/record); retention removes a recording
+// with the journal segment that holds its end.
+inline constexpr std::string_view recording_end_kind = "recording.end";
 
 struct checkpoint_policy {
   std::int64_t every_events = 1000;         // sign the head after this many events...
@@ -107,8 +110,12 @@ class writer {
   // Retention: removes whole journal segments (and their index rows) whose newest event is older
   // than `cutoff_us` and which lie entirely under a signed checkpoint, after recording an
   // `audit.pruned` event naming the last pruned seq and its hash, so the rest still verifies.
-  // Returns how many events were pruned.
+  // Terminal recordings (folders `<dir>/<recording id>`) whose `recording.end` event is in a pruned
+  // segment are removed after the prune is on record, so they too go only under a checkpoint
+  // and only once their session ended before the cutoff. Returns how many events were pruned.
   [[nodiscard]] result<std::int64_t> prune_before(std::int64_t cutoff_us);
+  // Where terminal recordings live (state_dir/recordings); empty: retention leaves them alone.
+  void set_recordings_dir(std::string dir);
   // Runs prune_before(now - retention) on the indexer thread every `every` (0: never).
   void set_retention(std::chrono::milliseconds retention, std::chrono::milliseconds every);
 
@@ -148,6 +155,7 @@ class writer {
   std::chrono::steady_clock::time_point first_unsigned_{};
   std::unique_ptr<store::store> index_;
   std::string journal_dir_;
+  std::string recordings_dir_;  // guarded by mu_
 
   mutable std::mutex mu_;
   // Waiting for the next journal write (filled by any thread, taken by the leader).

@@ -21,6 +21,7 @@
 #include <future>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -609,6 +610,66 @@ TEST(audit_verify, retention_prunes_signed_segments_and_the_rest_still_verifies)
                              std::to_string(next_first - 1) +
                              " are not in the trail (retention pruned only through " +
                              std::to_string(pruned) + ")");
+}
+
+TEST(audit_verify, retention_removes_recordings_that_ended_in_pruned_segments) {
+  trail t(200, {3, std::chrono::hours(1)});
+  const fs::path recs = t.dir().path() / "recordings";
+  auto end_recording = [](writer& w, const std::string& id) {
+    record r;
+    r.ts_us = now_us();
+    r.kind = std::string(recording_end_kind);
+    r.session_id = id;
+    r.detail = "{\"recording\":\"" + id + "\",\"chunks\":1}";
+    std::promise<std::string> done;
+    auto f = done.get_future();
+    w.async_append(std::vector<record>{std::move(r)},
+                   [&done](std::string err) { done.set_value(std::move(err)); });
+    EXPECT_EQ(f.get(), "");
+  };
+  for (const char* id : {"rec-old", "rec-new"}) {
+    fs::create_directories(recs / id);
+    std::ofstream(recs / id / "000001.cast") << "{\"version\":2}\n";
+  }
+  fs::create_directories(t.dir().path() / "evil");
+  {
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    trail::write_events(*w, 2, "s0");
+    end_recording(*w, "rec-old");
+    end_recording(*w, "../evil");  // never a path outside the recordings folder
+    trail::write_events(*w, 3, "s0", 3);
+    w->stop();
+  }
+  const auto cutoff = now_us() + 1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  {
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    end_recording(*w, "rec-new");  // ended after the cutoff: kept
+    trail::write_events(*w, 3, "s1");
+    w->stop();
+  }
+  {
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    w->set_recordings_dir(recs.string());
+    auto n = w->prune_before(cutoff);
+    ASSERT_TRUE(n.ok()) << n.err();
+    EXPECT_GT(*n, 0);
+    w->stop();
+  }
+  EXPECT_FALSE(fs::exists(recs / "rec-old"));
+  EXPECT_TRUE(fs::exists(recs / "rec-new" / "000001.cast"));
+  EXPECT_TRUE(fs::exists(t.dir().path() / "evil"));
+  std::int64_t removed = -1;
+  ASSERT_TRUE(journal::read(t.journal_dir(), 0, [&](record&& r) {
+                if (r.kind == pruned_kind)
+                  removed = boost::json::parse(r.detail).as_object().at("recordings").as_int64();
+              }).ok());
+  EXPECT_EQ(removed, 1);
+  auto rep = t.verify();
+  EXPECT_TRUE(rep.ok) << rep.bad_seq << ": " << rep.problem;
 }
 
 TEST(audit_verify, a_trail_missing_its_first_segment_without_a_prune_record_is_missing) {
