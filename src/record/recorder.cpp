@@ -18,6 +18,9 @@ namespace gh::record {
 
 namespace fs = std::filesystem;
 
+// Retention (audit::writer::prune_before) finds recordings by their end event.
+static_assert(end_kind == audit::recording_end_kind);
+
 std::string recordings_dir(const std::string& state_dir) {
   return (fs::path(state_dir) / "recordings").string();
 }
