@@ -95,7 +95,7 @@ status write_durably(const std::string& path, std::string_view data) {
 
 }  // namespace
 
-terminal_recorder::terminal_recorder(recorder_options o, audit_sink& sink,
+terminal_recorder::terminal_recorder(token, recorder_options o, audit_sink& sink,
                                      clock::time_point start)
     : o_(std::move(o)),
       sink_(sink),
@@ -119,7 +119,7 @@ result<std::unique_ptr<terminal_recorder>> terminal_recorder::open(recorder_opti
     return make_error("recording: session id '" + o.session_id + "' is not usable as a name");
   if (!o.masking) return make_error("recording: no masking engine");
   if (o.chunk_bytes == 0) o.chunk_bytes = 1;
-  std::unique_ptr<terminal_recorder> r(new terminal_recorder(std::move(o), sink, start));
+  auto r = std::make_unique<terminal_recorder>(token{}, std::move(o), sink, start);
   std::error_code ec;
   fs::create_directories(recordings_dir(r->o_.state_dir), ec);
   // mkdir (not create_directories) so two sessions can never share one recording.

@@ -93,6 +93,10 @@ struct recording_summary {
 };
 
 class terminal_recorder {
+  struct token {
+    explicit token() = default;
+  };
+
  public:
   using clock = std::chrono::steady_clock;
 
@@ -101,6 +105,8 @@ class terminal_recorder {
   [[nodiscard]] static result<std::unique_ptr<terminal_recorder>> open(recorder_options o,
                                                                       audit_sink& sink,
                                                                       clock::time_point start);
+  // Use open(); public only for std::make_unique.
+  terminal_recorder(token, recorder_options o, audit_sink& sink, clock::time_point start);
   ~terminal_recorder();
   terminal_recorder(const terminal_recorder&) = delete;
   terminal_recorder& operator=(const terminal_recorder&) = delete;
@@ -122,7 +128,6 @@ class terminal_recorder {
   [[nodiscard]] std::string masked_json() const;
 
  private:
-  terminal_recorder(recorder_options o, audit_sink& sink, clock::time_point start);
   [[nodiscard]] std::int64_t offset(clock::time_point t);
   [[nodiscard]] status add(const std::vector<masked_piece>& pieces, char code);
   [[nodiscard]] status add_line(std::int64_t t_us, char code, std::string_view data);
