@@ -542,6 +542,10 @@ void check_number(detail::sink& k, std::string_view s, std::size_t to) {
   k.run_begin = static_cast<std::uint32_t>(rb);
   k.run_end = static_cast<std::uint32_t>(re);
   span32 sp;
+  // An international number starts with '+' just before the run (at most a '(' between), so
+  // without one v_phone_intl cannot match anywhere in it.
+  bool plus = false;
+  for (std::size_t q = rb >= 3 ? rb - 3 : 0; q < rb; ++q) plus = plus || s[q] == '+';
   // Every digit-group end of the run may end a value: a run can hold several ("SSN 123-45-6789
   // (555) 234-5678" is one run of 19 digits).
   for (std::size_t g = rb + 1; g <= re; ++g) {
@@ -550,7 +554,7 @@ void check_number(detail::sink& k, std::string_view s, std::size_t to) {
     if (on(k, builtin::us_ssn) && (d == 4 || d == 9) &&
         (v_ssn_dashed(s, g, sp) || v_ssn_labelled(s, g, sp)))
       emit(k, builtin::us_ssn, sp);
-    if (on(k, builtin::phone) && ((d == 4 && v_phone_nanp(s, g, sp)) || v_phone_intl(s, g, sp) ||
+    if (on(k, builtin::phone) && ((d == 4 && v_phone_nanp(s, g, sp)) || (plus && v_phone_intl(s, g, sp)) ||
                                   (d >= 10 && v_phone_labelled(s, g, sp))))
       emit(k, builtin::phone, sp);
     if (on(k, builtin::ipv4) && d <= 3 && v_ipv4(s, g, sp)) emit(k, builtin::ipv4, sp);
@@ -1160,32 +1164,30 @@ std::vector<detail::builtin_def> make_builtins() {
   return t;
 }
 
-// Label literals. Each is its own pattern so the validator knows the literal's length (for the
-// word-boundary check); Hyperscan merges them into one literal matcher.
+// Label literals: the validator knows the literal's length (for the word-boundary check) and
+// parses the value after it.
 struct label_def {
-  const char* expr;  // caseless unless it starts with "(?-i)"
-  std::size_t len;
+  const char* text;
+  bool caseless = true;
+  bool word_bounds = false;  // no word character on either side (\bDL\b)
 };
 
 // "birth" also covers "date of birth", "birth date", "birthdate"; "record" covers "medical
 // record (number)"; "license"/"licence" cover the driver's licence phrases. Fewer, longer
-// literals keep Hyperscan's literal matcher fast.
-constexpr std::array<label_def, 4> dob_labels = {{{"dob", 3}, {"d.o.b", 5}, {"birth", 5}, {"born", 4}}};
+// literals keep the literal filter selective.
+constexpr std::array<label_def, 4> dob_labels = {{{"dob"}, {"d.o.b"}, {"birth"}, {"born"}}};
 constexpr std::array<label_def, 5> mrn_labels = {
-    {{"mrn", 3}, {"record", 6}, {"med rec", 7}, {"patient id", 10}, {"pt id", 5}}};
-constexpr std::array<label_def, 1> passport_labels = {{{"passport", 8}}};
-constexpr std::array<label_def, 2> dl_labels = {{{"license", 7}, {"licence", 7}}};
+    {{"mrn"}, {"record"}, {"med rec"}, {"patient id"}, {"pt id"}}};
+constexpr std::array<label_def, 1> passport_labels = {{{"passport"}}};
+constexpr std::array<label_def, 2> dl_labels = {{{"license"}, {"licence"}}};
 // Uppercase only ("mg/dL" is a unit), and as whole words ("LDL" is a lab).
 constexpr std::array<label_def, 3> dl_upper_labels = {
-    {{"\\bDL\\b", 2}, {"\\bDLN\\b", 3}, {"\\bD/L\\b", 3}}};
+    {{"DL", false, true}, {"DLN", false, true}, {"D/L", false, true}}};
 // Words after which a street address is expected (the value is parsed forward).
-constexpr std::array<label_def, 6> address_labels = {{{"address", 7},
-                                                      {"lives at", 8},
-                                                      {"resides", 7},
-                                                      {"residing", 8},
-                                                      {"moved to", 8},
-                                                      {"mailing", 7}}};
-// Suffixes that name a street on their own (the value is parsed backward from them).
+constexpr std::array<label_def, 6> address_labels = {
+    {{"address"}, {"lives at"}, {"resides"}, {"residing"}, {"moved to"}, {"mailing"}}};
+// Suffixes that name a street on their own (the value is parsed backward from them). The
+// trigger includes the space before: it starts the word, and a longer literal filters better.
 constexpr std::array<const char*, 12> clear_suffix_triggers = {
     "Street", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Court",
     "Place"};
@@ -1209,44 +1211,55 @@ const std::vector<builtin_def>& builtins() {
   return table;
 }
 
-std::vector<pattern_def> builtin_patterns(const std::array<bool, builtin_count>& on,
-                                          bool mrn_labels_on) {
+trigger_set builtin_triggers(const std::array<bool, builtin_count>& on, bool mrn_labels_on) {
   auto is_on = [&](builtin b) { return on[static_cast<std::size_t>(b)]; };
-  std::vector<pattern_def> p;
-  if (is_on(builtin::us_ssn) || is_on(builtin::payment_card) || is_on(builtin::phone) ||
-      is_on(builtin::npi) || is_on(builtin::iban) || is_on(builtin::ipv4)) {
-    // The one digit trigger. The terminating non-digit makes it report at digit-group ends
-    // only (a batch's cells all end with a NUL, so the last run of a cell terminates too).
-    p.push_back({"(?:\\d(?:[ .()-]{0,2}\\d){8,}|\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})[^0-9]",
-                 check::number});
-  }
-  if (is_on(builtin::email)) p.push_back({"[A-Za-z0-9._%+-]@[A-Za-z0-9-]", check::email});
-  if (is_on(builtin::ipv6)) {
-    p.push_back({"::", check::ipv6});
-    p.push_back({"(?i)[0-9a-f]:[0-9a-f]", check::ipv6});
-  }
+  trigger_set t;
+  t.numbers = is_on(builtin::us_ssn) || is_on(builtin::payment_card) || is_on(builtin::phone) ||
+              is_on(builtin::npi) || is_on(builtin::iban) || is_on(builtin::ipv4);
+  t.email = is_on(builtin::email);
+  t.ipv6 = is_on(builtin::ipv6);
   if (is_on(builtin::street_address)) {
-    // With the leading space the literals are longer (cheaper for the literal matcher) and
-    // start at a word boundary.
     for (const char* sfx : clear_suffix_triggers) {
-      p.push_back({std::string(" ") + sfx, check::address});
+      t.add_literal(std::string(" ") + sfx, false, false, check::address, 0);
     }
   }
-  auto labels = [&](auto& list, check kind, bool caseless) {
-    for (const auto& l : list) {
-      // Caseless labels are plain text; the uppercase ones are written as patterns.
-      p.push_back({caseless ? "(?i)" + literal(l.expr) : std::string(l.expr), kind,
-                   static_cast<std::uint8_t>(l.len)});
+  auto labels = [&](auto& list, check kind) {
+    for (const label_def& l : list) {
+      std::string text(l.text);
+      auto len = static_cast<std::uint8_t>(text.size());
+      t.add_literal(std::move(text), l.caseless, l.word_bounds, kind, len);
     }
   };
-  if (is_on(builtin::dob)) labels(dob_labels, check::dob_label, true);
-  if (is_on(builtin::mrn) && mrn_labels_on) labels(mrn_labels, check::mrn_label, true);
-  if (is_on(builtin::us_passport)) labels(passport_labels, check::passport_label, true);
+  if (is_on(builtin::dob)) labels(dob_labels, check::dob_label);
+  if (is_on(builtin::mrn) && mrn_labels_on) labels(mrn_labels, check::mrn_label);
+  if (is_on(builtin::us_passport)) labels(passport_labels, check::passport_label);
   if (is_on(builtin::drivers_license)) {
-    labels(dl_labels, check::dl_label, true);
-    labels(dl_upper_labels, check::dl_label, false);
+    labels(dl_labels, check::dl_label);
+    labels(dl_upper_labels, check::dl_label);
   }
-  if (is_on(builtin::street_address)) labels(address_labels, check::address_label, true);
+  if (is_on(builtin::street_address)) labels(address_labels, check::address_label);
+  t.build();
+  return t;
+}
+
+std::vector<reference_pattern> reference_patterns(const trigger_set& ts) {
+  std::vector<reference_pattern> p;
+  if (ts.numbers) {
+    p.push_back({"(?:\\d(?:[ .()-]{0,2}\\d){8,}|\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})[^0-9]",
+                 trigger_set::what_number});
+  }
+  if (ts.email) p.push_back({"[A-Za-z0-9._%+-]@[A-Za-z0-9-]", trigger_set::what_email});
+  if (ts.ipv6) {
+    p.push_back({"::", trigger_set::what_ipv6});
+    p.push_back({"(?i)[0-9a-f]:[0-9a-f]", trigger_set::what_ipv6});
+  }
+  for (std::size_t i = 0; i < ts.literals.size(); ++i) {
+    const literal_trigger& l = ts.literals[i];
+    std::string e = literal(l.text);
+    if (l.word_bounds) e = "\\b" + e + "\\b";
+    if (l.caseless) e = "(?i)" + e;
+    p.push_back({std::move(e), static_cast<std::uint16_t>(i)});
+  }
   return p;
 }
 

@@ -184,12 +184,8 @@ result<std::shared_ptr<const engine>> engine::compile(const engine_options& opts
     p->rt.push_back(std::move(rt));
   }
   const bool custom_mrn = !opts.mrn_pattern.empty();
-  for (const auto& pd : detail::builtin_patterns(on, !custom_mrn)) {
-    detail::compiled_pattern cp;
-    cp.kind = pd.kind;
-    cp.label_len = pd.label_len;
-    pats.push_back({pd.expr, 0, cp, "built-in trigger " + pd.expr});
-  }
+  // Built-in triggers run in the prefilter; Hyperscan gets the custom patterns only.
+  p->triggers = detail::builtin_triggers(on, !custom_mrn);
   const int mrn_index = p->builtin_index[static_cast<std::size_t>(detail::builtin::mrn)];
   if (custom_mrn && mrn_index >= 0) {
     detail::compiled_pattern cp;

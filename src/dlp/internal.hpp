@@ -55,12 +55,6 @@ enum class normalise : std::uint8_t { raw, digits, alnum_upper, lower };
 
 enum class custom_validator : std::uint8_t { none, luhn, mod97, ssn, npi };
 
-struct pattern_def {
-  std::string expr;
-  check kind;
-  std::uint8_t label_len = 0;  // label triggers: length of the literal (word-boundary check)
-};
-
 struct builtin_def {
   detector_info info;
   normalise norm;
@@ -69,10 +63,70 @@ struct builtin_def {
 // The built-in table, in builtin_detector_ids() order.
 [[nodiscard]] const std::vector<builtin_def>& builtins();
 
-// The trigger patterns needed for the enabled built-ins (`mrn_labels` false when a configured
-// mrn_pattern replaces the labelled forms).
-[[nodiscard]] std::vector<pattern_def> builtin_patterns(const std::array<bool, builtin_count>& on,
-                                                        bool mrn_labels);
+// A label or street-suffix literal that triggers a validator at its end.
+struct literal_trigger {
+  std::string text;  // lowercase when caseless
+  bool caseless = false;
+  bool word_bounds = false;  // like \bDL\b: no word character on either side
+  check kind = check::som_whole;
+  std::uint8_t label_len = 0;
+  // Filled by trigger_set::build(): the literal's first and last (up to) 8 bytes as
+  // little-endian words, with the case-folding bits and the bytes that count, for a compare with
+  // two loads.
+  std::uint64_t head = 0, head_fold = 0, head_mask = 0;
+  std::uint64_t tail = 0, tail_fold = 0, tail_mask = 0;
+};
+
+// A trigger found by find_triggers(): `end` is the offset just past the match (for the digit
+// trigger: just past the digits), `what` a literal index or one of the what_* codes.
+struct trigger {
+  std::uint32_t end = 0;
+  std::uint16_t what = 0;
+};
+
+// The built-in triggers of an engine, compiled for the prefilter (prefilter.cpp).
+struct trigger_set {
+  static constexpr std::uint16_t what_number = 0xFFFF;  // check::number
+  static constexpr std::uint16_t what_email = 0xFFFE;   // check::email
+  static constexpr std::uint16_t what_ipv6 = 0xFFFD;    // check::ipv6
+  static constexpr std::size_t max_buckets = 8;
+
+  bool numbers = false;  // the digit trigger: SSN, card, phone, NPI, IBAN, IPv4
+  bool email = false;
+  bool ipv6 = false;
+  std::vector<literal_trigger> literals;
+  // Filled by build(): literal indexes per bucket, exact per-byte bucket sets for the first four
+  // bytes of a match, and the same as nibble tables for the vector filter.
+  std::array<std::vector<std::uint16_t>, max_buckets> buckets;
+  static constexpr std::size_t filter_bytes = 4;
+  std::array<std::array<std::uint8_t, 256>, filter_bytes> byte_sets{};
+  std::array<std::array<std::uint8_t, 32>, filter_bytes> nibbles{};  // [0,16) low, [16,32) high
+
+  void add_literal(std::string text, bool caseless, bool word_bounds, check kind,
+                   std::uint8_t label_len);
+  void build();
+  [[nodiscard]] bool empty() const { return !numbers && !email && !ipv6 && literals.empty(); }
+};
+
+// The triggers of the enabled built-ins (`mrn_labels` false when a configured mrn_pattern
+// replaces the labelled forms), built.
+[[nodiscard]] trigger_set builtin_triggers(const std::array<bool, builtin_count>& on,
+                                           bool mrn_labels);
+
+// The same triggers as Hyperscan patterns (what the engine compiled before the prefilter): each
+// pattern's match ends are exactly find_triggers()' ends for its `what`, except that the digit
+// pattern's ends include the terminating non-digit (one more). For tests and benchmarks.
+struct reference_pattern {
+  std::string expr;
+  std::uint16_t what = 0;
+};
+[[nodiscard]] std::vector<reference_pattern> reference_patterns(const trigger_set& ts);
+
+// Appends every trigger in `text` (in no particular order). Uses AVX2 when the CPU has it.
+void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out);
+// The portable path (no AVX2), for tests on machines that have AVX2.
+void find_triggers_portable(const trigger_set& ts, std::string_view text,
+                            std::vector<trigger>& out);
 
 struct compiled_pattern {
   std::uint16_t detector = 0;  // for som_whole; built-in triggers emit via builtin_index
@@ -139,7 +193,8 @@ struct engine::impl {
   std::array<int, detail::builtin_count> builtin_index{};  // engine index, or -1 when off
   std::vector<detail::detector_rt> rt;
   std::vector<detail::compiled_pattern> patterns;  // indexed by Hyperscan id
-  detail::database_ptr db;                         // null when there is no detector at all
+  detail::trigger_set triggers;                    // built-in triggers (prefilter.cpp)
+  detail::database_ptr db;  // custom patterns and mrn_pattern; null when there are none
   detail::database_ptr column_db;                  // null when there are no column rules
   std::vector<column_rule> columns;
   bool typed_null = false;

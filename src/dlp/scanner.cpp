@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <cstring>
 
 #include "dlp/internal.hpp"
 
@@ -53,6 +54,7 @@ struct scanner::state {
   std::uint32_t cursor = 0;
   detail::sink sink;
   std::vector<std::uint32_t> rescan;  // cells a custom pattern matched across (see on_match)
+  std::vector<detail::trigger> triggers;  // built-in triggers of the current group
   bool single = false;                // rescanning one cell: only custom (SOM) patterns count
   std::uint32_t single_cell = 0;
   std::uint32_t single_len = 0;
@@ -71,8 +73,7 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
              void* ctx) {
   auto& st = *static_cast<scanner::state*>(ctx);
   const detail::compiled_pattern& pat = st.eng->patterns[id];
-  // The digit trigger ends with the non-digit after the run (possibly the cell's NUL).
-  const auto end = static_cast<std::uint32_t>(pat.kind == detail::check::number ? to - 1 : to);
+  const auto end = static_cast<std::uint32_t>(to);
   if (st.single) {
     if (!pat.som || end > st.single_len) return 0;
     st.sink.cell = st.single_cell;
@@ -102,6 +103,39 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
   return 0;
 }
 
+// The built-in triggers (prefilter) over the current group: each is mapped to its cell and
+// validated there, like a Hyperscan match.
+void scan_triggers(scanner::state& st) {
+  const detail::trigger_set& ts = st.eng->triggers;
+  st.triggers.clear();
+  detail::find_triggers(ts, std::string_view(st.data, st.starts.back()), st.triggers);
+  std::uint32_t c = 0;
+  for (const detail::trigger& t : st.triggers) {
+    // No trigger contains a NUL, so its last byte (end - 1) tells the cell.
+    const std::uint32_t pos = t.end - 1;
+    if (pos < st.starts[c]) {
+      auto it = std::upper_bound(st.starts.begin(), st.starts.end(), pos);
+      c = static_cast<std::uint32_t>(it - st.starts.begin()) - 1;
+    } else {
+      while (pos >= st.starts[c + 1]) ++c;  // triggers mostly come in increasing order
+    }
+    detail::compiled_pattern p;
+    switch (t.what) {
+      case detail::trigger_set::what_number: p.kind = detail::check::number; break;
+      case detail::trigger_set::what_email: p.kind = detail::check::email; break;
+      case detail::trigger_set::what_ipv6: p.kind = detail::check::ipv6; break;
+      default:
+        p.kind = ts.literals[t.what].kind;
+        p.label_len = ts.literals[t.what].label_len;
+        break;
+    }
+    const std::uint32_t cb = st.starts[c];
+    const std::uint32_t ce = st.starts[c + 1] - 1;
+    st.sink.cell = st.group_first + c;
+    detail::check_match(p, st.sink, std::string_view(st.data + cb, ce - cb), 0, t.end - cb);
+  }
+}
+
 int on_column(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
   auto& best = *static_cast<unsigned*>(ctx);
   best = std::min(best, id);
@@ -114,7 +148,8 @@ void merge_findings(const engine::impl& eng, std::vector<finding>& out) {
   std::sort(out.begin(), out.end(), [](const finding& a, const finding& b) {
     if (a.cell != b.cell) return a.cell < b.cell;
     if (a.begin != b.begin) return a.begin < b.begin;
-    return a.end > b.end;
+    if (a.end != b.end) return a.end > b.end;
+    return a.detector < b.detector;  // ties resolve the same whatever order hits came in
   });
   std::size_t w = 0;
   for (std::size_t r = 0; r < out.size(); ++r) {
@@ -169,7 +204,7 @@ std::size_t scanner::scan(std::span<const std::string_view> cells, std::vector<f
   out.clear();
   state& st = *st_;
   const engine::impl& eng = *st.eng;
-  if (!eng.db || cells.empty()) return 0;
+  if ((!eng.db && eng.triggers.empty()) || cells.empty()) return 0;
   st.sink.eng = &eng;
   st.sink.out = &out;
   st.sink.run_cell = UINT32_MAX;
@@ -180,22 +215,37 @@ std::size_t scanner::scan(std::span<const std::string_view> cells, std::vector<f
   while (i < cells.size()) {
     // Cells are copied with a NUL after each, which no built-in pattern matches (so no match
     // spans two cells) and which terminates a digit run at the end of a cell.
-    st.buf.clear();
-    st.starts.clear();
+    // One pass sizes the group, one copies it: the buffer only ever grows (no per-cell size
+    // checks), and its size is the high-water mark, not the group's length (starts.back()).
     const auto first = static_cast<std::uint32_t>(i);
-    while (i < cells.size() &&
-           (st.buf.empty() || st.buf.size() + cells[i].size() + 1 <= max_group_bytes)) {
-      st.starts.push_back(static_cast<std::uint32_t>(st.buf.size()));
-      st.buf.append(cells[i]);
-      st.buf.push_back('\0');
-      ++i;
+    std::size_t total = 0;
+    std::size_t j = i;
+    while (j < cells.size() && (j == i || total + cells[j].size() + 1 <= max_group_bytes)) {
+      total += cells[j].size() + 1;
+      ++j;
     }
-    st.starts.push_back(static_cast<std::uint32_t>(st.buf.size()));
+    if (st.buf.size() < total) st.buf.resize(total);
+    st.starts.resize(j - i + 1);
+    char* dst = st.buf.data();
+    std::uint32_t* starts = st.starts.data();
+    std::size_t off = 0;
+    for (std::size_t k = i; k < j; ++k) {
+      *starts++ = static_cast<std::uint32_t>(off);
+      const std::string_view c = cells[k];
+      if (!c.empty()) std::memcpy(dst + off, c.data(), c.size());
+      off += c.size();
+      dst[off++] = '\0';
+    }
+    *starts = static_cast<std::uint32_t>(off);
+    i = j;
     st.data = st.buf.data();
     st.group_first = first;
     st.cursor = 0;
-    (void)hs_scan(eng.db.get(), st.buf.data(), static_cast<unsigned>(st.buf.size()), 0,
-                  st.scratch.get(), on_match, &st);
+    if (!eng.triggers.empty()) scan_triggers(st);
+    if (eng.db) {
+      (void)hs_scan(eng.db.get(), st.buf.data(), st.starts.back(), 0,
+                    st.scratch.get(), on_match, &st);
+    }
     // Rescans read this group's bytes, so they run before the buffer is reused.
     for (std::uint32_t c : st.rescan) {
       st.single = true;
@@ -380,7 +430,7 @@ void scanner::plan(std::span<const column_desc> cols, std::vector<column_plan>& 
       p.mode = column_mode::whole;
       p.rule = r;
     } else if (col.kind == value_kind::text || col.kind == value_kind::other) {
-      p.mode = st_->eng->db ? column_mode::scan : column_mode::pass;
+      p.mode = st_->eng->db || !st_->eng->triggers.empty() ? column_mode::scan : column_mode::pass;
     } else {
       p.mode = column_mode::pass;
     }

@@ -648,4 +648,115 @@ inline std::string clinical_text(rng& r, std::size_t bytes, int phi_every,
   return out;
 }
 
+// ---------------------------------------------------------------------------------- rows
+
+// One sentence of narrative note text (history, exam, assessment, plan): mostly words, the odd
+// small number — what most of a clinical notes column looks like.
+inline std::string narrative_sentence(rng& r) {
+  static constexpr std::array<const char*, 12> complaints = {
+      "intermittent chest pressure", "worsening shortness of breath", "a productive cough",
+      "low back pain radiating to the left leg", "dizziness on standing", "poor appetite",
+      "increased swelling of both ankles", "burning on urination", "trouble sleeping",
+      "episodes of palpitations", "a rash on the forearms", "right knee pain after a fall"};
+  static constexpr std::array<const char*, 10> exams = {
+      "Lungs clear to auscultation bilaterally, no wheezes or crackles",
+      "Heart regular rate and rhythm, no murmurs, rubs or gallops",
+      "Abdomen soft, non-tender, non-distended, bowel sounds present",
+      "Alert and oriented, speech fluent, no focal deficits",
+      "Mild pitting edema of the lower extremities",
+      "Skin warm and dry, no lesions noted",
+      "Tenderness over the lumbar paraspinal muscles, straight leg raise negative",
+      "Oropharynx clear, tympanic membranes normal",
+      "Pupils equal and reactive, extraocular movements intact",
+      "Gait steady, strength symmetric in all extremities"};
+  static constexpr std::array<const char*, 10> plans = {
+      "Continue current medications and recheck labs at the next visit",
+      "Referred to physical therapy; home exercise program reviewed",
+      "Advised low sodium diet and daily weights; call if weight rises",
+      "Discussed risks and benefits; patient agrees with the plan",
+      "Will obtain imaging and follow up with results by phone",
+      "Encouraged smoking cessation; resources provided",
+      "Return precautions reviewed with patient and daughter",
+      "Medication reconciliation completed; allergies verified",
+      "Order placed for outpatient echocardiogram",
+      "Patient educated on inhaler technique and spacer use"};
+  static constexpr std::array<const char*, 6> durations = {"two days", "a week", "several weeks",
+                                                           "three months", "since last visit",
+                                                           "about ten days"};
+  switch (r.uniform(0, 5)) {
+    case 0: return std::string("Patient reports ") + r.pick(complaints) + " for " + r.pick(durations) + ".";
+    case 1: return std::string(r.pick(exams)) + ".";
+    case 2: return std::string(r.pick(plans)) + ".";
+    case 3:
+      return std::string("Seen with ") + (r.chance(50) ? "her" : "his") + " " +
+             (r.chance(50) ? "son" : "wife") + "; history obtained from patient and chart.";
+    case 4:
+      return std::string("Denies fever, chills, nausea or vomiting; reports ") + r.pick(complaints) +
+             " is " + (r.chance(50) ? "improving" : "unchanged") + ".";
+    default:
+      return "Assessment: " + std::string(r.pick(complaints)) + ", likely benign; follow up in " +
+             std::to_string(r.uniform(2, 6)) + " weeks.";
+  }
+}
+
+inline std::string capitalised(std::string s) {
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+
+// One result row of a typical clinical table as 10 text cells: name, street address, city,
+// note (narrative with the odd vitals/labs sentence), diagnosis, medication instructions,
+// provider, department, status, contact. Names and addresses are there as real rows have them;
+// about one row in `phi_every` also carries a labelled PHI value (0 = none) in its note.
+inline std::vector<std::string> clinical_row(rng& r, int phi_every,
+                                             std::span<const std::string_view> detectors) {
+  static constexpr std::array<const char*, 10> cities = {
+      "Springfield, IL", "Riverton", "Fairview", "Madison, WI", "Georgetown", "Salem, OR",
+      "Clinton", "Franklin", "Greenville, SC", "Bristol"};
+  static constexpr std::array<const char*, 10> diagnoses = {
+      "Type 2 diabetes mellitus without complications", "Essential hypertension",
+      "Chronic obstructive pulmonary disease", "Major depressive disorder, single episode",
+      "Congestive heart failure", "Osteoarthritis of knee", "Asthma, mild intermittent",
+      "Hyperlipidemia", "Urinary tract infection", "Atrial fibrillation"};
+  static constexpr std::array<const char*, 8> meds = {
+      "Metoprolol tartrate 25 mg tablet, take one by mouth twice daily",
+      "Lisinopril 10 mg tablet, one daily in the morning",
+      "Metformin 500 mg tablet, take with meals",
+      "Albuterol inhaler, two puffs every four hours as needed",
+      "Atorvastatin 40 mg at bedtime",
+      "Furosemide 20 mg daily; hold if dizzy",
+      "Sertraline 50 mg daily",
+      "Apixaban 5 mg twice daily"};
+  static constexpr std::array<const char*, 8> departments = {
+      "Cardiology", "Internal Medicine", "Family Practice", "Pulmonology", "Orthopedics",
+      "Emergency Department", "Endocrinology", "Behavioral Health"};
+  static constexpr std::array<const char*, 5> statuses = {"active", "discharged", "scheduled",
+                                                          "in progress", "signed"};
+  std::vector<std::string> row;
+  row.reserve(10);
+  row.push_back(capitalised(r.pick(first_names)) + " " + capitalised(r.pick(last_names)));
+  row.push_back(street(r));
+  row.push_back(r.pick(cities));
+  std::string note;
+  int sentences = r.uniform(2, 5);
+  for (int i = 0; i < sentences; ++i) {
+    if (!note.empty()) note.push_back(' ');
+    note += r.chance(20) ? clinical_sentence(r) : narrative_sentence(r);
+  }
+  if (phi_every > 0 && !detectors.empty() && r.uniform(1, phi_every) == 1) {
+    auto p = positive(r, r.pick(detectors));
+    std::size_t b = p.begin > 25 ? p.begin - 25 : 0;  // the value with its label
+    note += " ";
+    note += p.text.substr(b, p.end + 1 - b);
+  }
+  row.push_back(std::move(note));
+  row.push_back(r.pick(diagnoses));
+  row.push_back(r.pick(meds));
+  row.push_back("Dr. " + capitalised(r.pick(last_names)));
+  row.push_back(r.pick(departments));
+  row.push_back(r.pick(statuses));
+  row.push_back(r.chance(10) ? email(r) : (r.chance(50) ? "prefers phone" : "no contact preference"));
+  return row;
+}
+
 }  // namespace gh::dlp::synth

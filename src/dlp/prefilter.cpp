@@ -1,0 +1,401 @@
+// The built-in triggers without Hyperscan. Every built-in detector starts from a cheap trigger —
+// a digit chain, a label or street-suffix literal, an '@', a ':' — and its validator decides. In
+// one Hyperscan database these cost ~2 ns/byte on clinical text: the digit trigger starts with
+// \d (no literal to accelerate on) and the ~35 short caseless literals keep the literal matcher
+// busy. Here one vector pass over the batch turns 64 bytes at a time into bitmasks:
+//   - digits, chain separators [ .()-] and dots: only digit chains spanning 9+ bytes, or with
+//     three dots between digits, are walked byte by byte (vitals, doses, times are skipped);
+//   - a four-byte bucket filter over the literals (the "Teddy" idea: nibble-table shuffles give
+//     per-bucket sets for the first four bytes of each literal); the few positions that pass
+//     are compared with the literals exactly;
+//   - '@' and ':' positions, checked for the email / IPv6 trigger shape.
+// The triggers reported are exactly the match ends the Hyperscan patterns of
+// reference_patterns() report (dlp_test checks this on random and synthetic text), so the
+// validators see the same calls as before.
+//
+// AVX2 is used when the CPU has it (runtime check); otherwise a portable path computes the same
+// masks (SSE2 where available) and filters literals with exact per-byte tables.
+#include <algorithm>
+#include <cstring>
+
+#include "dlp/internal.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GH_DLP_X86 1
+#endif
+
+namespace gh::dlp::detail {
+
+namespace {
+
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool sep(char c) { return c == ' ' || c == '.' || c == '-' || c == '(' || c == ')'; }
+bool alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool word(char c) { return digit(c) || alpha(c) || c == '_'; }
+bool hex(char c) { return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool email_side(char c) { return digit(c) || alpha(c) || c == '-'; }
+bool email_local(char c) {
+  return email_side(c) || c == '.' || c == '_' || c == '%' || c == '+';
+}
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Bit i of each mask describes byte i of a 64-byte block.
+struct block_masks {
+  std::uint64_t d = 0;        // '0'..'9'
+  std::uint64_t s = 0;        // ' ' '.' '-' '(' ')'
+  std::uint64_t dot = 0;      // '.'
+  std::uint64_t special = 0;  // '@' ':'
+  std::uint64_t lit = 0;      // a literal may start here (bucket filter)
+};
+
+// ---------------------------------------------------------------------------------- portable
+
+block_masks classify_portable(const char* p, const trigger_set& ts);
+
+struct portable_classifier {
+  const trigger_set* ts;
+  explicit portable_classifier(const trigger_set& t) : ts(&t) {}
+  block_masks operator()(const char* p) const { return classify_portable(p, *ts); }
+};
+
+block_masks classify_portable(const char* p, const trigger_set& ts) {
+  block_masks m;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_set1_epi8('0');
+  const __m128i nine = _mm_set1_epi8(9);
+  const __m128i one = _mm_set1_epi8(1);
+  for (int k = 0; k < 4; ++k) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    __m128i t = _mm_sub_epi8(v, zero);
+    __m128i is_d = _mm_cmpeq_epi8(_mm_min_epu8(t, nine), t);
+    __m128i is_dot = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+    __m128i is_s = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), is_dot),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+                     _mm_cmpeq_epi8(_mm_or_si128(v, one), _mm_set1_epi8(')'))));
+    __m128i is_sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@')),
+                                 _mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+    const int sh = 16 * k;
+    auto bits = [](__m128i x) {
+      return static_cast<std::uint64_t>(static_cast<std::uint16_t>(_mm_movemask_epi8(x)));
+    };
+    m.d |= bits(is_d) << sh;
+    m.s |= bits(is_s) << sh;
+    m.dot |= bits(is_dot) << sh;
+    m.special |= bits(is_sp) << sh;
+  }
+#else
+  for (int i = 0; i < 64; ++i) {
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if (digit(p[i])) m.d |= bit;
+    if (sep(p[i])) m.s |= bit;
+    if (p[i] == '.') m.dot |= bit;
+    if (p[i] == '@' || p[i] == ':') m.special |= bit;
+  }
+#endif
+  if (!ts.literals.empty()) {
+    for (int i = 0; i < 64; ++i) {
+      const auto* u = reinterpret_cast<const unsigned char*>(p + i);
+      if ((ts.byte_sets[0][u[0]] & ts.byte_sets[1][u[1]] & ts.byte_sets[2][u[2]] &
+           ts.byte_sets[3][u[3]]) != 0)
+        m.lit |= std::uint64_t{1} << i;
+    }
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------- AVX2
+
+#if defined(GH_DLP_X86)
+bool cpu_has_avx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return has;
+}
+#endif
+
+// ---------------------------------------------------------------------------------- checks
+
+// Shifts that pull bits from the neighbouring block: "at i-k" and "at i+k".
+std::uint64_t back(std::uint64_t cur, std::uint64_t prev, int k) {
+  return (cur << k) | (prev >> (64 - k));
+}
+std::uint64_t fwd(std::uint64_t cur, std::uint64_t next, int k) {
+  return (cur >> k) | (next << (64 - k));
+}
+
+// A dotted quad ends at g (g just past its last digit): three dot-bounded groups of 1-3 digits
+// before g, and at least one digit before the first dot.
+bool quad_ends_at(const char* s, std::size_t g) {
+  std::size_t p = g;
+  for (int part = 0; part < 3; ++part) {
+    std::size_t n = 0;
+    while (p > 0 && n < 4 && digit(s[p - 1])) {
+      --p;
+      ++n;
+    }
+    if (n < 1 || n > 3 || p == 0 || s[p - 1] != '.') return false;
+    --p;
+  }
+  return p > 0 && digit(s[p - 1]);
+}
+
+// Walks the chain containing position p (a digit, or a separator inside a chain) from its start
+// and reports every trigger end; returns the end of the chain.
+std::size_t walk_chain(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) {
+  std::size_t b = p;
+  while (!digit(s[b])) --b;  // a separator inside a chain has a digit at most two bytes before
+  while (true) {
+    while (b > 0 && digit(s[b - 1])) --b;
+    std::size_t g = b;
+    while (g > 0 && b - g < 3 && sep(s[g - 1])) --g;
+    if (g == b || b - g > 2 || g == 0 || !digit(s[g - 1])) break;
+    b = g - 1;
+  }
+  std::size_t i = b;
+  std::size_t count = 0;
+  while (true) {
+    std::size_t gs = i;
+    while (i < n && digit(s[i])) ++i;
+    count += i - gs;
+    if (i >= n) break;  // the pattern needs a non-digit after the run
+    if (count >= 9 || quad_ends_at(s, i)) {
+      out.push_back({static_cast<std::uint32_t>(i), trigger_set::what_number});
+    }
+    std::size_t g = i;
+    while (g < n && g - i < 3 && sep(s[g])) ++g;
+    if (g == i || g - i > 2 || g >= n || !digit(s[g])) break;
+    i = g;
+  }
+  return i;
+}
+
+// '@' or ':' at p: the email trigger [A-Za-z0-9._%+-]@[A-Za-z0-9-], or the IPv6 triggers "::"
+// and hex:hex (each reported at its match end, as Hyperscan would).
+void check_special(const trigger_set& ts, const char* s, std::size_t n, std::size_t p,
+                   std::vector<trigger>& out) {
+  if (p + 1 >= n) return;
+  const auto end = static_cast<std::uint32_t>(p + 2);
+  if (s[p] == '@') {
+    if (ts.email && p > 0 && email_local(s[p - 1]) && email_side(s[p + 1]))
+      out.push_back({end, trigger_set::what_email});
+    return;
+  }
+  if (!ts.ipv6) return;
+  if (s[p + 1] == ':') out.push_back({end, trigger_set::what_ipv6});
+  if (p > 0 && hex(s[p - 1]) && hex(s[p + 1])) out.push_back({end, trigger_set::what_ipv6});
+}
+
+void check_literals(const trigger_set& ts, const char* s, std::size_t n, std::size_t p,
+                    std::vector<trigger>& out) {
+  const auto* u = reinterpret_cast<const unsigned char*>(s + p);
+  unsigned buckets = ts.byte_sets[0][u[0]];
+  if (p + 1 < n) buckets &= ts.byte_sets[1][u[1]];
+  if (p + 2 < n) buckets &= ts.byte_sets[2][u[2]];
+  if (p + 3 < n) buckets &= ts.byte_sets[3][u[3]];
+  // Two 8-byte loads compare any literal of up to 16 bytes; near the end, byte by byte.
+  const bool fast = p + 16 <= n;
+  for (; buckets != 0; buckets &= buckets - 1) {
+    const auto b = static_cast<std::size_t>(__builtin_ctz(buckets));
+    for (std::uint16_t li : ts.buckets[b]) {
+      const literal_trigger& l = ts.literals[li];
+      const std::size_t len = l.text.size();
+      if (p + len > n) continue;
+      bool eq;
+      if (fast && len <= 16) {
+        std::uint64_t w0, w1;
+        std::memcpy(&w0, s + p, 8);
+        std::memcpy(&w1, s + p + (len > 8 ? len - 8 : 0), 8);
+        eq = ((w0 | l.head_fold) & l.head_mask) == l.head &&
+             ((w1 | l.tail_fold) & l.tail_mask) == l.tail;
+      } else {
+        eq = true;
+        for (std::size_t i = 0; i < len && eq; ++i) {
+          eq = l.caseless ? lower(s[p + i]) == l.text[i] : s[p + i] == l.text[i];
+        }
+      }
+      if (!eq) continue;
+      if (l.word_bounds && ((p > 0 && word(s[p - 1])) || (p + len < n && word(s[p + len]))))
+        continue;
+      out.push_back({static_cast<std::uint32_t>(p + len), li});
+    }
+  }
+}
+
+namespace portable_pass {
+#include "dlp/prefilter_pass.inc"
+}  // namespace portable_pass
+
+#if defined(GH_DLP_X86)
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace avx2_pass {
+#include "dlp/prefilter_pass.inc"
+}  // namespace avx2_pass
+
+// The vector classifier: the nibble tables live in registers for the whole pass.
+struct avx2_classifier {
+  bool literals;
+  __m256i lo[trigger_set::filter_bytes], hi[trigger_set::filter_bytes];
+
+  explicit avx2_classifier(const trigger_set& t) : literals(!t.literals.empty()) {
+    for (std::size_t k = 0; k < trigger_set::filter_bytes; ++k) {
+      const auto* tk = reinterpret_cast<const __m128i*>(t.nibbles[k].data());
+      lo[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128(tk));
+      hi[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128(tk + 1));
+    }
+  }
+
+  // p must have 67 readable bytes (the literal filter looks three bytes ahead).
+  block_masks operator()(const char* p) const {
+    block_masks m;
+    const __m256i zero = _mm256_set1_epi8('0');
+    const __m256i nine = _mm256_set1_epi8(9);
+    const __m256i one = _mm256_set1_epi8(1);
+    const __m256i nib = _mm256_set1_epi8(0x0f);
+    const __m256i z = _mm256_setzero_si256();
+    std::uint32_t d[2], s[2], dot[2], sp[2], lit[2];
+    for (int h = 0; h < 2; ++h) {
+      const char* q = p + 32 * h;
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+      __m256i t = _mm256_sub_epi8(v, zero);
+      __m256i is_dot = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('.'));
+      __m256i is_s = _mm256_or_si256(
+          _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')), is_dot),
+          _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('-')),
+                          _mm256_cmpeq_epi8(_mm256_or_si256(v, one), _mm256_set1_epi8(')'))));
+      __m256i is_sp = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('@')),
+                                      _mm256_cmpeq_epi8(v, _mm256_set1_epi8(':')));
+      d[h] = static_cast<std::uint32_t>(
+          _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(t, nine), t)));
+      s[h] = static_cast<std::uint32_t>(_mm256_movemask_epi8(is_s));
+      dot[h] = static_cast<std::uint32_t>(_mm256_movemask_epi8(is_dot));
+      sp[h] = static_cast<std::uint32_t>(_mm256_movemask_epi8(is_sp));
+      lit[h] = 0;
+      if (!literals) continue;
+      // A position passes when some bucket allows all four bytes from it.
+      __m256i a = _mm256_set1_epi8(-1);
+      for (int k = 0; k < static_cast<int>(trigger_set::filter_bytes); ++k) {
+        __m256i w = k == 0 ? v : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + k));
+        __m256i wl = _mm256_and_si256(w, nib);
+        __m256i wh = _mm256_and_si256(_mm256_srli_epi16(w, 4), nib);
+        a = _mm256_and_si256(a, _mm256_and_si256(_mm256_shuffle_epi8(lo[k], wl),
+                                                 _mm256_shuffle_epi8(hi[k], wh)));
+      }
+      lit[h] = ~static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, z)));
+    }
+    auto join = [](const std::uint32_t* x) { return x[0] | (std::uint64_t{x[1]} << 32); };
+    m.d = join(d);
+    m.s = join(s);
+    m.dot = join(dot);
+    m.special = join(sp);
+    m.lit = join(lit);
+    return m;
+  }
+};
+
+void run_avx2(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+  avx2_pass::run(avx2_classifier(ts), ts, text, out);
+}
+#pragma GCC pop_options
+#endif
+
+}  // namespace
+
+void trigger_set::add_literal(std::string text, bool caseless, bool word_bounds, check kind,
+                              std::uint8_t label_len) {
+  if (caseless) {
+    for (char& c : text) c = lower(c);
+  }
+  literals.push_back({std::move(text), caseless, word_bounds, kind, label_len});
+}
+
+void trigger_set::build() {
+  for (literal_trigger& l : literals) {
+    // Words of the first 8 bytes and of the last 8 (overlapping the first when shorter than
+    // 16). Caseless letters compare with bit 5 set on both sides (0x41|0x20 == 0x61; only
+    // letters map onto lowercase letters that way).
+    auto word_of = [&](std::size_t from, std::uint64_t& value, std::uint64_t& fold,
+                       std::uint64_t& mask) {
+      value = fold = mask = 0;
+      for (std::size_t i = 0; i < 8 && from + i < l.text.size(); ++i) {
+        const char c = l.text[from + i];
+        const std::size_t sh = 8 * i;
+        value |= std::uint64_t{static_cast<unsigned char>(c)} << sh;
+        mask |= std::uint64_t{0xff} << sh;
+        if (l.caseless && alpha(c)) fold |= std::uint64_t{0x20} << sh;
+      }
+    };
+    const std::size_t len = l.text.size();
+    word_of(0, l.head, l.head_fold, l.head_mask);
+    word_of(len > 8 ? len - 8 : 0, l.tail, l.tail_fold, l.tail_mask);
+  }
+  for (auto& b : buckets) b.clear();
+  for (auto& t : byte_sets) t.fill(0);
+  for (auto& t : nibbles) t.fill(0);
+  // Eight buckets; the filter passes a position when some bucket allows its four bytes, so a
+  // bucket's literals should agree on them (every cross-combination of their bytes passes, and a
+  // literal shorter than four bytes lets anything through after it). Tuned for the built-in
+  // literals: labels go by first letter, the street suffixes (" Street", " Ave", ...) by second
+  // byte, and "mrn" joins " Road"/" Rd"/... whose bytes it cannot combine with into common text.
+  auto bucket_of = [](const literal_trigger& l) -> std::size_t {
+    const char c0 = l.caseless ? lower(l.text[0]) : l.text[0];
+    const char c1 = l.text.size() > 1 ? l.text[1] : '\0';
+    if (c0 == ' ') {
+      switch (c1) {
+        case 'S': case 'A': case 'D': case 'C': case 'P': return 6;
+        default: return 7;
+      }
+    }
+    if (l.text == "mrn") return 7;
+    switch (c0) {
+      case 'd': case 'b': return 0;
+      case 'D': return 1;
+      case 'm': return 2;
+      case 'r': return 3;
+      case 'p': return 4;
+      case 'l': case 'a': return 5;
+      default: return static_cast<unsigned char>(c0) % max_buckets;
+    }
+  };
+  for (std::size_t i = 0; i < literals.size(); ++i) {
+    buckets[bucket_of(literals[i])].push_back(static_cast<std::uint16_t>(i));
+  }
+  for (std::size_t b = 0; b < max_buckets; ++b) {
+    const auto bit = static_cast<std::uint8_t>(1u << b);
+    for (std::uint16_t li : buckets[b]) {
+      const literal_trigger& l = literals[li];
+      for (std::size_t pos = 0; pos < filter_bytes; ++pos) {
+        for (int c = 0; c < 256; ++c) {
+          const char ch = static_cast<char>(c);
+          bool ok = pos >= l.text.size() ||  // a shorter literal: anything follows
+                    (l.caseless ? lower(ch) == l.text[pos] : ch == l.text[pos]);
+          if (!ok) continue;
+          byte_sets[pos][static_cast<std::size_t>(c)] |= bit;
+          nibbles[pos][static_cast<std::size_t>(c & 15)] |= bit;
+          nibbles[pos][16 + static_cast<std::size_t>(c >> 4)] |= bit;
+        }
+      }
+    }
+  }
+}
+
+void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+#if defined(GH_DLP_X86)
+  if (cpu_has_avx2()) {
+    run_avx2(ts, text, out);
+    return;
+  }
+#endif
+  find_triggers_portable(ts, text, out);
+}
+
+void find_triggers_portable(const trigger_set& ts, std::string_view text,
+                            std::vector<trigger>& out) {
+  portable_pass::run(portable_classifier(ts), ts, text, out);
+}
+
+}  // namespace gh::dlp::detail

@@ -1,0 +1,219 @@
+// The prefilter (prefilter.cpp) must report exactly the triggers the Hyperscan patterns it
+// replaced report: the same (end, what) pairs on any input. Checked against Hyperscan itself
+// (reference_patterns) on random text dense in digits, separators, literal bytes, '@', ':' and
+// NULs, on synthetic clinical text, at every length around the 64-byte block and chunk edges,
+// for the AVX2 path (when the CPU has it) and the portable path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "dlp/internal.hpp"
+#include "dlp/synth.hpp"
+#include "dlp/tests/test_util.hpp"
+
+namespace gh::dlp {
+namespace {
+
+using detail::trigger;
+using detail::trigger_set;
+
+std::array<bool, detail::builtin_count> all_on() {
+  std::array<bool, detail::builtin_count> on{};
+  on.fill(true);
+  return on;
+}
+
+// Hyperscan over the reference patterns; the digit pattern's end includes its terminator.
+class reference {
+ public:
+  explicit reference(const trigger_set& ts) {
+    pats_ = detail::reference_patterns(ts);
+    if (pats_.empty()) return;  // nothing to find (e.g. mrn with a configured mrn_pattern)
+    std::vector<const char*> exprs;
+    std::vector<unsigned> flags, ids;
+    for (std::size_t i = 0; i < pats_.size(); ++i) {
+      exprs.push_back(pats_[i].expr.c_str());
+      flags.push_back(0);
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_compile_error_t* err = nullptr;
+    hs_database_t* db = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                         HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+      ADD_FAILURE() << "reference patterns do not compile: " << (err ? err->message : "?");
+      hs_free_compile_error(err);
+      return;
+    }
+    db_.reset(db);
+    hs_scratch_t* s = nullptr;
+    EXPECT_EQ(hs_alloc_scratch(db, &s), HS_SUCCESS);
+    scratch_.reset(s);
+  }
+
+  std::vector<trigger> run(std::string_view text) {
+    std::vector<trigger> out;
+    if (!db_) return out;
+    ctx c{this, &out};
+    hs_scan(db_.get(), text.data(), static_cast<unsigned>(text.size()), 0, scratch_.get(),
+            [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* p) {
+              auto& cx = *static_cast<ctx*>(p);
+              const std::uint16_t what = cx.self->pats_[id].what;
+              const auto end = static_cast<std::uint32_t>(
+                  what == trigger_set::what_number ? to - 1 : to);
+              cx.out->push_back({end, what});
+              return 0;
+            },
+            &c);
+    return out;
+  }
+
+ private:
+  struct ctx {
+    reference* self;
+    std::vector<trigger>* out;
+  };
+  std::vector<detail::reference_pattern> pats_;
+  detail::database_ptr db_;
+  detail::scratch_ptr scratch_;
+};
+
+void sort_triggers(std::vector<trigger>& v) {
+  std::sort(v.begin(), v.end(), [](const trigger& a, const trigger& b) {
+    return a.end != b.end ? a.end < b.end : a.what < b.what;
+  });
+}
+
+std::string describe(const std::vector<trigger>& v) {
+  std::string s;
+  for (const auto& t : v) s += "(" + std::to_string(t.end) + "," + std::to_string(t.what) + ") ";
+  return s;
+}
+
+void expect_same(const trigger_set& ts, reference& ref, std::string_view text,
+                 const std::string& what) {
+  auto want = ref.run(text);
+  sort_triggers(want);
+  std::vector<trigger> fast, portable;
+  detail::find_triggers(ts, text, fast);
+  detail::find_triggers_portable(ts, text, portable);
+  sort_triggers(fast);
+  sort_triggers(portable);
+  auto eq = [](const trigger& a, const trigger& b) { return a.end == b.end && a.what == b.what; };
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), fast.begin(), fast.end(), eq))
+      << what << " (dispatching path)\nwant " << describe(want) << "\ngot  " << describe(fast);
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), portable.begin(), portable.end(), eq))
+      << what << " (portable path)\nwant " << describe(want) << "\ngot  " << describe(portable);
+}
+
+// Text from an alphabet that makes triggers and near-triggers likely.
+std::string random_text(synth::rng& r, std::size_t n) {
+  static const std::string pieces[] = {
+      "0", "1", "2", "5", "9", "12", "123", "4111", " ", "  ", "   ", ".", "-", "(", ")", "+",
+      "@", ":", "::", "a", "f", "F", "x", "_", "\n", std::string(1, '\0'), "/", "D", "L", "N",
+      "DL", "D/L", "dob", "DOB", "d.o.b", "birth", "born", "mrn", "record", "med rec",
+      "patient id", "pt id", "passport", "license", "licence", "address", "lives at", "resides",
+      "residing", "moved to", "mailing", " Street", " Ave", " Avenue", " Rd", " Road", " Ln",
+      " Lane", " Blvd", " Boulevard", " Drive", " Court", " Place", "Dr. ", "patient ", "Lic",
+      "RESIDES", "Mailing", "10.0.0.1", "2001:db8::1", "a@b", "x@example.com"};
+  std::string s;
+  while (s.size() < n) s += r.pick(pieces);
+  s.resize(n);
+  return s;
+}
+
+TEST(Prefilter, SameTriggersAsHyperscanOnRandomText) {
+  const trigger_set ts = detail::builtin_triggers(all_on(), true);
+  reference ref(ts);
+  synth::rng r(99);
+  for (int i = 0; i < 400; ++i) {
+    const auto n = static_cast<std::size_t>(r.uniform(0, 700));
+    std::string t = random_text(r, n);
+    expect_same(ts, ref, t, "random text #" + std::to_string(i) + " of " + std::to_string(n));
+    if (HasFailure()) return;
+  }
+}
+
+TEST(Prefilter, EveryLengthAroundBlockEdges) {
+  const trigger_set ts = detail::builtin_triggers(all_on(), true);
+  reference ref(ts);
+  synth::rng r(5);
+  const std::string base = random_text(r, 9000);  // > one chunk of 64 blocks
+  for (std::size_t n : {0, 1, 2, 3, 62, 63, 64, 65, 66, 67, 68, 127, 128, 129, 130, 131, 132, 4095,
+                        4096, 4097, 4160, 4161, 4163, 8999}) {
+    expect_same(ts, ref, std::string_view(base).substr(0, n), "prefix of " + std::to_string(n));
+    expect_same(ts, ref, std::string_view(base).substr(9000 - n), "suffix of " + std::to_string(n));
+  }
+  // A digit chain across the block edges and across a chunk edge.
+  for (std::size_t at : {50, 60, 62, 63, 64, 4090, 4094, 4095}) {
+    std::string t(4200, 'x');
+    t.replace(at, 19, "123-45-6789 1.2.3.4");
+    expect_same(ts, ref, t, "chain at " + std::to_string(at));
+  }
+}
+
+TEST(Prefilter, SameTriggersOnClinicalText) {
+  const trigger_set ts = detail::builtin_triggers(all_on(), true);
+  reference ref(ts);
+  synth::rng r(3);
+  std::string text = synth::clinical_text(r, 200 * 1024, 3, builtin_detector_ids());
+  for (int i = 0; i < 300; ++i) {
+    for (const auto& c : synth::clinical_row(r, 3, builtin_detector_ids())) {
+      text += c;
+      text.push_back('\0');
+    }
+  }
+  expect_same(ts, ref, text, "clinical text");
+}
+
+TEST(Prefilter, SubsetsOfDetectors) {
+  synth::rng r(11);
+  const std::string t = random_text(r, 5000);
+  for (std::size_t i = 0; i < detail::builtin_count; ++i) {
+    std::array<bool, detail::builtin_count> on{};
+    on[i] = true;
+    for (bool mrn_labels : {true, false}) {
+      const trigger_set ts = detail::builtin_triggers(on, mrn_labels);
+      reference ref(ts);
+      expect_same(ts, ref, t, "only " + std::string(builtin_detector_ids()[i]));
+    }
+  }
+}
+
+TEST(Prefilter, FindsWhatItMust) {
+  // Not just agreement with the reference: the shapes themselves.
+  const trigger_set ts = detail::builtin_triggers(all_on(), true);
+  auto ends = [&](std::string_view text, std::uint16_t what) {
+    std::vector<trigger> out;
+    detail::find_triggers(ts, text, out);
+    std::vector<std::uint32_t> e;
+    for (const auto& t : out) {
+      if (t.what == what) e.push_back(t.end);
+    }
+    std::sort(e.begin(), e.end());
+    return e;
+  };
+  using V = std::vector<std::uint32_t>;
+  EXPECT_EQ(ends("ssn 123-45-6789.", trigger_set::what_number), (V{15}));
+  EXPECT_EQ(ends("call (555) 234-5678 now", trigger_set::what_number), (V{19}));
+  EXPECT_EQ(ends("ip 10.0.0.1 ", trigger_set::what_number), (V{11}));
+  EXPECT_EQ(ends("BP 120/80, HR 72; 123456 1 x 03/04/2024 10:30", trigger_set::what_number),
+            V{});
+  EXPECT_EQ(ends("HR 72 1234567 ", trigger_set::what_number), (V{13}));  // 9 digits, one gap
+  EXPECT_EQ(ends("12345678 9", trigger_set::what_number), V{});  // no terminator at the end
+  EXPECT_EQ(ends("12345678 9 ", trigger_set::what_number), (V{10}));
+  EXPECT_EQ(ends("1   23456789 ", trigger_set::what_number), V{});  // a 3-byte gap splits
+  EXPECT_EQ(ends("a@b", trigger_set::what_email), (V{3}));
+  EXPECT_EQ(ends("::1", trigger_set::what_ipv6), (V{2}));
+  std::vector<trigger> out;
+  detail::find_triggers(ts, "LDL 120; DL: X; Dr. Who", out);
+  int dl = 0;
+  for (const auto& t : out) {
+    if (t.what < ts.literals.size() && ts.literals[t.what].text == "DL") ++dl;
+  }
+  EXPECT_EQ(dl, 1);
+}
+
+}  // namespace
+}  // namespace gh::dlp
