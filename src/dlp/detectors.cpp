@@ -390,12 +390,34 @@ bool npi_digits_valid(const char* d) {
   return (d[0] == '1' || d[0] == '2') && luhn(buf, 15);
 }
 
-// 10 digits with a valid NPI check digit, or any 10 digits right after an NPI label.
+// Words that make a 10-digit number with a valid NPI check digit an NPI. The check digit alone
+// is not enough: one in ten random 10-digit ids starting with 1 or 2 (epoch seconds, order and
+// claim numbers) has a valid one.
+const std::vector<std::string>& npi_context_words() {
+  static const std::vector<std::string> w = {
+      "npi",       "provider",  "prescriber", "prescribing", "referring",    "referred",
+      "ordering",  "attending", "rendering",  "billing",     "physician",    "practitioner",
+      "pcp",       "clinician", "surgeon",    "dentist",     "pharmacist"};
+  return w;
+}
+constexpr std::size_t npi_context_before = 48;
+constexpr std::size_t npi_context_after = 16;
+
+// Any 10 digits right after an NPI label; or 10 digits with a valid NPI check digit and a
+// provider word within 48 bytes before or 16 after ("Ordering provider Dr. Kim (1234567893)",
+// "1234567893 (NPI)").
 bool v_npi(std::string_view s, std::size_t to, span32& out) {
   if (to < 10 || digits_before(s, to) != 10) return false;
   std::size_t b = to - 10;
   if (!clean_left(s, b) || !clean_right(s, to)) return false;
-  if (!npi_digits_valid(s.data() + b) && !label_before(s, b, npi_words())) return false;
+  if (!label_before(s, b, npi_words())) {
+    if (!npi_digits_valid(s.data() + b)) return false;
+    const std::size_t lo = b > npi_context_before ? b - npi_context_before : 0;
+    const std::size_t hi = std::min(s.size(), to + npi_context_after);
+    if (!detail::has_context(s, lo, b, npi_context_words()) &&
+        !detail::has_context(s, to, hi, npi_context_words()))
+      return false;
+  }
   out = {static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(to)};
   return true;
 }
@@ -1142,8 +1164,10 @@ std::vector<detail::builtin_def> make_builtins() {
       "A1234567, Patient ID 123456 (or a configured mrn_pattern)",
       0.9f, normalise::alnum_upper);
   add("npi", "[NPI]",
-      "US National Provider Identifier: 10 digits starting with 1 or 2 with a valid check digit "
-      "(Luhn over 80840+NPI), or any 10 digits right after an NPI label",
+      "US National Provider Identifier: any 10 digits right after an NPI label, or 10 digits "
+      "starting with 1 or 2 with a valid check digit (Luhn over 80840+NPI) and a provider word "
+      "(provider, prescriber, referring, ordering, attending, physician, ...) within 48 bytes "
+      "before or 16 after",
       0.8f, normalise::digits);
   add("ipv4", "[IP]", "IPv4 address (dotted quad, each part 0-255)", 0.8f, normalise::raw);
   add("ipv6", "[IP]", "IPv6 address (full or ::-compressed, validated with inet_pton)", 0.8f,

@@ -574,6 +574,10 @@ inline sample near_miss(rng& r, std::string_view detector) {
     }
   }
   if (detector == "npi") {
+    if (r.chance(25)) {
+      // A provider word but an invalid check digit.
+      return embed(r, d, "Ordering provider (", npi(r, false), ").");
+    }
     switch (r.uniform(0, 2)) {
       case 0: return embed(r, d, "Ref ", npi(r, false), ".");
       case 1: {
@@ -581,7 +585,7 @@ inline sample near_miss(rng& r, std::string_view detector) {
         return embed(r, d, "Ref ", body + luhn_check_digit("80840" + body), ".");
       }
       // Any 10-digit id starting with 1 or 2 (an epoch timestamp, an order number): 1 in 10
-      // has a valid NPI check digit, and without context the check digit is all there is.
+      // has a valid NPI check digit, so a bare one needs a provider word to count.
       default: return embed(r, d, "ts=", std::to_string(r.uniform(1, 2)) + digits(r, 9), ".");
     }
   }
