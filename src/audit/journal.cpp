@@ -19,13 +19,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void put_str(std::string& out, std::string_view key, std::string_view v, bool first = false) {
-  if (!first) out.push_back(',');
-  out.push_back('"');
-  out.append(key);
-  out.append("\":\"");
+bool needs_escape(std::string_view v) {
+  for (char ch : v) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == '"' || c == '\\') return true;
+  }
+  return false;
+}
+
+// `prefix` is the literal that opens the field (`,"key":"` or `,"key":`), so each field costs
+// one append for the key and one for a value without escapes (the common case).
+void put_str(std::string& out, std::string_view prefix, std::string_view v) {
+  out.append(prefix);
+  if (!needs_escape(v)) {
+    out.append(v);
+    out.push_back('"');
+    return;
+  }
   static const char* hex = "0123456789abcdef";
-  // Copy runs of bytes that need no escaping in one go; most values have none.
+  // Copy runs of bytes that need no escaping in one go.
   std::size_t run = 0;
   for (std::size_t i = 0; i < v.size(); ++i) {
     auto c = static_cast<unsigned char>(v[i]);
@@ -38,23 +50,20 @@ void put_str(std::string& out, std::string_view key, std::string_view v, bool fi
       case '\n': out.append("\\n"); break;
       case '\r': out.append("\\r"); break;
       case '\t': out.append("\\t"); break;
-      default:
-        out.append("\\u00");
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 15]);
+      default: {
+        const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        out.append(esc, sizeof esc);
+      }
     }
   }
   out.append(v.data() + run, v.size() - run);
   out.push_back('"');
 }
 
-void put_int(std::string& out, std::string_view key, std::int64_t v, bool first = false) {
-  if (!first) out.push_back(',');
-  out.push_back('"');
-  out.append(key);
-  out.append("\":");
+void put_int(std::string& out, std::string_view prefix, std::int64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(prefix);
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
@@ -109,24 +118,27 @@ namespace {
 // The canonical form: every field, fixed order, ending with the previous hash; no hash.
 void encode_canonical(const record& r, std::string_view prev, std::string& out) {
   // Field order is part of the canonical form: never reorder, only append new keys before prev.
-  out.push_back('{');
-  put_int(out, "seq", r.seq, true);
-  put_int(out, "ts_us", r.ts_us);
-  put_str(out, "kind", r.kind);
-  put_str(out, "session", r.session_id);
-  put_str(out, "user", r.user);
-  put_str(out, "groups", r.groups);
-  put_str(out, "connection", r.connection);
-  put_str(out, "client", r.client_addr);
-  put_str(out, "statement", r.statement);
-  put_int(out, "stmt", r.stmt_id);
-  put_int(out, "param_count", r.param_count);
-  put_str(out, "outcome", r.outcome);
-  put_int(out, "rows", r.rows);
-  put_int(out, "duration_us", r.duration_us);
-  put_str(out, "reason", r.reason);
-  put_str(out, "detail", r.detail);
-  put_str(out, "prev", prev);
+  // One reservation for the whole line (keys, values, hash): no growth while appending.
+  out.reserve(out.size() + 320 + r.kind.size() + r.session_id.size() + r.user.size() +
+              r.groups.size() + r.connection.size() + r.client_addr.size() +
+              r.statement.size() + r.outcome.size() + r.reason.size() + r.detail.size());
+  put_int(out, "{\"seq\":", r.seq);
+  put_int(out, ",\"ts_us\":", r.ts_us);
+  put_str(out, ",\"kind\":\"", r.kind);
+  put_str(out, ",\"session\":\"", r.session_id);
+  put_str(out, ",\"user\":\"", r.user);
+  put_str(out, ",\"groups\":\"", r.groups);
+  put_str(out, ",\"connection\":\"", r.connection);
+  put_str(out, ",\"client\":\"", r.client_addr);
+  put_str(out, ",\"statement\":\"", r.statement);
+  put_int(out, ",\"stmt\":", r.stmt_id);
+  put_int(out, ",\"param_count\":", r.param_count);
+  put_str(out, ",\"outcome\":\"", r.outcome);
+  put_int(out, ",\"rows\":", r.rows);
+  put_int(out, ",\"duration_us\":", r.duration_us);
+  put_str(out, ",\"reason\":\"", r.reason);
+  put_str(out, ",\"detail\":\"", r.detail);
+  put_str(out, ",\"prev\":\"", prev);
   out.push_back('}');
 }
 }  // namespace

@@ -1,6 +1,10 @@
 #include "audit/writer.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <algorithm>
+#include <utility>
+#include <sched.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -17,7 +21,7 @@ namespace gh::audit {
 namespace {
 // Past this many events waiting for the index, drop them from memory and reread the journal
 // later: the index is never allowed to hold the gateway's memory hostage.
-constexpr std::size_t max_index_backlog = 200'000;
+constexpr std::size_t max_index_backlog = 50'000;
 constexpr std::size_t index_batch = 5000;
 // How long a lazy event may wait for a write, and how often the index is fed. Feeding the index
 // in large, infrequent transactions keeps SQLite's per-commit cost (page writes, file locks)
@@ -142,7 +146,8 @@ writer::~writer() { stop(); }
 void writer::start() {
   std::lock_guard lk(mu_);
   if (indexer_.joinable() || stopped_) return;
-  indexer_ = std::thread([this] { run_indexer(); });
+  indexer_ = std::thread([this] { run_housekeeping(); });
+  index_worker_ = std::thread([this] { run_index_worker(); });
 }
 
 void writer::stop() {
@@ -170,6 +175,7 @@ void writer::stop() {
   }
   index_cv_.notify_all();
   if (indexer_.joinable()) indexer_.join();
+  if (index_worker_.joinable()) index_worker_.join();
 }
 
 void writer::append_detached(record r) {
@@ -271,7 +277,7 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
       } else {
         for (auto& r : batch) to_index_.push_back(std::move(r));
       }
-      if (to_index_.size() >= index_wake_backlog) index_cv_.notify_one();
+      if (to_index_.size() >= index_wake_backlog) index_cv_.notify_all();
     } else {
       stats_.failed_events += batch.size();
     }
@@ -332,7 +338,18 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
       log::warn("audit", "retention could not remove a recording",
                 {{"recording", id}, {"error", ec.message()}});
   }
-  if (auto s = index_->prune_through(last.last_seq); !s)
+  // The index worker runs at idle priority and may hold the index for a while under load; never
+  // wait for it here (this runs on the housekeeping thread, which signs checkpoints). Rows left
+  // behind go on the next run.
+  status pruned;
+  if (std::unique_lock ilk(index_mu_, std::try_to_lock); ilk.owns_lock()) {
+    pruned = index_->prune_through(last.last_seq);
+  } else {
+    // The index worker applies it before its next batch.
+    std::lock_guard lk(mu_);
+    pending_index_prune_ = std::max(pending_index_prune_, last.last_seq);
+  }
+  if (auto& s = pruned; !s)
     log::warn("audit", "index prune failed; rows stay until the next run", {{"error", s.err()}});
   log::info("audit", "retention pruned the journal",
             {{"through_seq", std::to_string(last.last_seq)}, {"segments", std::to_string(n)},
@@ -381,21 +398,18 @@ void writer::fold_results(std::vector<record>& batch) {
   batch.resize(out);
 }
 
-void writer::run_indexer() {
-  std::vector<record> batch;
+void writer::run_housekeeping() {
   std::unique_lock lk(mu_);
-  auto next_index = std::chrono::steady_clock::now() + index_interval;
   auto next_prune = std::chrono::steady_clock::now();
   for (;;) {
-    // Wake for lazy events that nobody else wrote, for the index interval, or a large backlog.
-    index_cv_.wait_for(lk, lazy_flush, [&] {
-      return index_stop_ || to_index_.size() >= index_wake_backlog;
-    });
+    // Wake for lazy events that nobody else wrote, checkpoints and retention.
+    index_cv_.wait_for(lk, lazy_flush, [&] { return index_stop_; });
+    if (index_stop_) return;
     auto now = std::chrono::steady_clock::now();
-    if (retention_.count() > 0 && retention_every_.count() > 0 && now >= next_prune &&
-        !index_stop_) {
+    if (retention_.count() > 0 && retention_every_.count() > 0 && now >= next_prune) {
       next_prune = now + retention_every_;
-      auto cutoff = now_us() - std::chrono::duration_cast<std::chrono::microseconds>(retention_).count();
+      auto cutoff =
+          now_us() - std::chrono::duration_cast<std::chrono::microseconds>(retention_).count();
       lk.unlock();
       if (auto n = prune_before(cutoff); !n)
         log::error("audit", "retention run failed", {{"error", n.err()}});
@@ -405,23 +419,44 @@ void writer::run_indexer() {
         (unsigned_events_ >= cp_.every_events || now - first_unsigned_ >= cp_.every))
       queue_checkpoint_locked();
     if (!queued_.empty() && !writing_) (void)lead(lk);
-    if (!index_stop_ && now < next_index && to_index_.size() < index_wake_backlog) continue;
-    next_index = now + index_interval;
-    if (to_index_.empty() && !index_lagging_) {
+  }
+}
+
+void writer::run_index_worker() {
+  // SCHED_IDLE: this thread runs only when nothing else wants the CPU. The journal is the record;
+  // the index only makes searches fast, and a backlog past max_index_backlog is dropped from
+  // memory and reread from the journal later, so starving it costs memory nowhere.
+  sched_param sp{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  std::vector<record> batch;
+  std::unique_lock lk(mu_);
+  for (;;) {
+    index_cv_.wait_for(lk, index_interval, [&] {
+      return index_stop_ || to_index_.size() >= index_wake_backlog;
+    });
+    if (to_index_.empty() && !index_lagging_ && pending_index_prune_ == 0) {
       if (index_stop_) return;
       continue;
     }
     bool lagging = index_lagging_;
     batch.swap(to_index_);
+    auto prune = std::exchange(pending_index_prune_, 0);
     lk.unlock();
     status st;
-    if (lagging) {
-      batch.clear();  // the journal has them all
-      auto n = catch_up(*index_, journal_dir_);
-      if (!n) st = error{n.err()};
-    } else {
-      fold_results(batch);
-      st = index_->append(batch);
+    {
+      std::lock_guard ilk(index_mu_);
+      if (prune > 0)
+        if (auto p = index_->prune_through(prune); !p)
+          log::warn("audit", "index prune failed; rows stay until the next run",
+                    {{"error", p.err()}});
+      if (lagging) {
+        batch.clear();  // the journal has them all
+        auto n = catch_up(*index_, journal_dir_);
+        if (!n) st = error{n.err()};
+      } else {
+        fold_results(batch);
+        st = index_->append(batch);
+      }
     }
     lk.lock();
     if (st) {
@@ -434,16 +469,17 @@ void writer::run_indexer() {
     index_lagging_ = true;
     batch.clear();
     to_index_.clear();
+    bool stopping = index_stop_;
     lk.unlock();
     log::warn("audit", "index store write failed; will catch up from the journal",
               {{"error", st.err()}});
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    lk.lock();
-    if (index_stop_) {
-      lk.unlock();
+    if (stopping) {
+      std::lock_guard ilk(index_mu_);
       (void)catch_up(*index_, journal_dir_);
       return;
     }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    lk.lock();
   }
 }
 

@@ -138,7 +138,11 @@ class writer {
   // Writes queued until the queue is empty; called with mu_ held and writing_ false.
   // Returns the outcome of its first write, which holds everything queued when it was called.
   std::string lead(std::unique_lock<std::mutex>& lk);
-  void run_indexer();
+  // Housekeeping at normal priority: lazy events nobody else wrote, checkpoints, retention.
+  void run_housekeeping();
+  // Feeds the index (SQLite) at idle priority: a derived view, rebuilt from the journal when it
+  // falls behind, so under full load its CPU goes to sessions first.
+  void run_index_worker();
   static void fold_results(std::vector<record>& batch);
   // Puts a checkpoint event in the queue if there are unsigned events (mu_ held).
   void queue_checkpoint_locked();
@@ -170,7 +174,11 @@ class writer {
   std::vector<record> to_index_;
   bool index_lagging_ = false;  // dropped from memory after a store failure; reread the journal
   bool index_stop_ = false;
-  std::thread indexer_;
+  std::thread indexer_;       // run_housekeeping
+  std::thread index_worker_;  // run_index_worker
+  // Serialises use of index_ between the index worker and retention (a store is one-thread).
+  std::mutex index_mu_;
+  std::int64_t pending_index_prune_ = 0;  // retention's index prune, when the worker was busy
 };
 
 }  // namespace gh::audit

@@ -202,11 +202,11 @@ result<std::vector<std::uint8_t>> base64url_decode(std::string_view text) {
 
 std::string hex(std::span<const std::uint8_t> data) {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
+  std::string out(data.size() * 2, '\0');
+  char* p = out.data();
   for (std::uint8_t b : data) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
+    *p++ = digits[b >> 4];
+    *p++ = digits[b & 15];
   }
   return out;
 }

@@ -1100,13 +1100,19 @@ asio::awaitable<void> session::client_to_server() {
   // at that message (still in the buffer) with the decision in `decided`.
   std::optional<guard::decision> decided;
   std::optional<std::string> hold_text;
+  // Set whenever this coroutine was suspended anywhere but its read (see net::stream::read_ready).
+  bool missed = true;
+  std::vector<asio::const_buffer> pieces;
   for (;;) {
     if (!decided) {
-      auto [ec, n] = co_await client_.read_some(buf.writable());
+      auto room = buf.writable();
+      auto [ec, n] = co_await client_.read_ready(room, missed);
       if (ec) {
         close(is_eof(ec) ? "client disconnected" : "client read error: " + ec.message());
         co_return;
       }
+      // A full buffer may have left data in the socket: the edge is spent, read speculatively.
+      missed = n == room.size();
       touch();
       bytes_from_client_ += n;
       buf.commit(n);
@@ -1264,6 +1270,7 @@ asio::awaitable<void> session::client_to_server() {
         err = std::move(*now);
       } else {
         err = co_await ctx_.audit->async_append(std::move(recs), asio::use_awaitable);
+        missed = true;
       }
       recs.clear();
       if (closed_) co_return;
@@ -1279,6 +1286,7 @@ asio::awaitable<void> session::client_to_server() {
                       "executed");
           write_ready_for_query(out, tx_status_);
           buf.consume(used);
+          missed = true;
           if (!co_await write_client(out)) {
             close("client write failed");
             co_return;
@@ -1293,19 +1301,22 @@ asio::awaitable<void> session::client_to_server() {
       }
     }
     if (used > 0) {
+      pieces.clear();
+      std::size_t pos = 0;
+      for (const auto& rp : replacements) {
+        pieces.emplace_back(in.data() + pos, rp.offset - pos);
+        pieces.emplace_back(rp.bytes.data(), rp.bytes.size());
+        pos = rp.offset + rp.size;
+      }
+      pieces.emplace_back(in.data() + pos, used - pos);
+      // Usually the whole batch goes at once, without a trip through the event loop.
       net::error_code wec;
-      if (replacements.empty()) {
-        wec = co_await upstream_->write(asio::buffer(in.data(), used));
-      } else {
-        std::vector<asio::const_buffer> pieces;
-        std::size_t pos = 0;
-        for (const auto& rp : replacements) {
-          pieces.emplace_back(in.data() + pos, rp.offset - pos);
-          pieces.emplace_back(rp.bytes.data(), rp.bytes.size());
-          pos = rp.offset + rp.size;
-        }
-        pieces.emplace_back(in.data() + pos, used - pos);
+      std::size_t total = replacements.empty() ? used : asio::buffer_size(pieces);
+      std::size_t sent = upstream_->try_write(pieces, wec);
+      if (!wec && sent < total) {
+        net::consume(pieces, sent);
         wec = co_await upstream_->write(pieces);
+        missed = true;
       }
       if (wec) {
         close(is_eof(wec) ? "upstream closed the connection"
@@ -1319,6 +1330,7 @@ asio::awaitable<void> session::client_to_server() {
       co_return;
     }
     if (held) {
+      missed = true;
       decided = co_await hold_for_review(*hold_text, *held);
       hold_text.reset();
       if (closed_) co_return;
@@ -1334,8 +1346,11 @@ asio::awaitable<void> session::server_to_client() {
   byte_buffer buf(initial_buffer);
   std::vector<std::uint8_t> rewritten;  // replacement messages, rare
   std::vector<asio::const_buffer> pieces;
+  bool missed = true;  // see client_to_server
   for (;;) {
-    auto [ec, n] = co_await upstream_->read_some(buf.writable());
+    auto room = buf.writable();
+    auto [ec, n] = co_await upstream_->read_ready(room, missed);
+    missed = !ec && n == room.size();
     if (ec) {
       if (closed_) co_return;
       std::string why = is_eof(ec) ? "upstream closed the connection"
@@ -1479,19 +1494,24 @@ asio::awaitable<void> session::server_to_client() {
                 [](const cut& a, const cut& b) { return a.frame_off < b.frame_off; });
     if (used > 0) {
       net::error_code wec;
-      co_await client_write_mu_.lock();
-      if (cuts.empty()) {
-        wec = co_await client_.write(asio::buffer(in.data(), used));
-      } else {
-        // Scatter-gather: original spans around each replaced ParameterStatus.
-        std::size_t pos = 0;
-        for (const auto& c : cuts) {
-          pieces.emplace_back(in.data() + pos, c.frame_off - pos);
-          pieces.emplace_back(rewritten.data() + c.rw_off, c.rw_len);
-          pos = c.frame_off + c.frame_size;
-        }
-        pieces.emplace_back(in.data() + pos, used - pos);
+      if (!client_write_mu_.try_lock()) {
+        co_await client_write_mu_.lock();
+        missed = true;
+      }
+      // Scatter-gather: original spans around each replaced message.
+      std::size_t pos = 0;
+      for (const auto& c : cuts) {
+        pieces.emplace_back(in.data() + pos, c.frame_off - pos);
+        pieces.emplace_back(rewritten.data() + c.rw_off, c.rw_len);
+        pos = c.frame_off + c.frame_size;
+      }
+      pieces.emplace_back(in.data() + pos, used - pos);
+      std::size_t total = cuts.empty() ? used : asio::buffer_size(pieces);
+      std::size_t sent = client_.try_write(pieces, wec);
+      if (!wec && sent < total) {
+        net::consume(pieces, sent);
         wec = co_await client_.write(pieces);
+        missed = true;
       }
       client_write_mu_.unlock();
       if (wec) {
