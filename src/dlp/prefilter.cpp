@@ -20,9 +20,12 @@
 
 #include "dlp/internal.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__)
 #include <immintrin.h>
-#define GH_DLP_X86 1
+#endif
+// The AVX2 path relies on GCC's `#pragma GCC target`; other compilers get the portable path.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GH_DLP_AVX2 1
 #endif
 
 namespace gh::dlp::detail {
@@ -107,7 +110,7 @@ block_masks classify_portable(const char* p, const trigger_set& ts) {
 
 // ---------------------------------------------------------------------------------- AVX2
 
-#if defined(GH_DLP_X86)
+#if defined(GH_DLP_AVX2)
 bool cpu_has_avx2() {
   static const bool has = [] {
     __builtin_cpu_init();
@@ -229,7 +232,7 @@ namespace portable_pass {
 #include "dlp/prefilter_pass.inc"
 }  // namespace portable_pass
 
-#if defined(GH_DLP_X86)
+#if defined(GH_DLP_AVX2)
 #pragma GCC push_options
 #pragma GCC target("avx2")
 namespace avx2_pass {
@@ -384,7 +387,7 @@ void trigger_set::build() {
 }
 
 void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
-#if defined(GH_DLP_X86)
+#if defined(GH_DLP_AVX2)
   if (cpu_has_avx2()) {
     run_avx2(ts, text, out);
     return;

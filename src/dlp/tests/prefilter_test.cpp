@@ -87,7 +87,13 @@ void sort_triggers(std::vector<trigger>& v) {
 
 std::string describe(const std::vector<trigger>& v) {
   std::string s;
-  for (const auto& t : v) s += "(" + std::to_string(t.end) + "," + std::to_string(t.what) + ") ";
+  for (const auto& t : v) {
+    s += '(';
+    s += std::to_string(t.end);
+    s += ',';
+    s += std::to_string(t.what);
+    s += ") ";
+  }
   return s;
 }
 
