@@ -13,6 +13,10 @@
 
 #include "core/crypto.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace gh::audit {
 
 namespace fs = std::filesystem;
@@ -20,8 +24,21 @@ namespace fs = std::filesystem;
 namespace {
 
 bool needs_escape(std::string_view v) {
-  for (char ch : v) {
-    auto c = static_cast<unsigned char>(ch);
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // 16 bytes per step (SSE2 is part of x86-64): control bytes, '"' and '\\'.
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i ctl_max = _mm_set1_epi8(0x1f);
+  for (; i + 16 <= v.size(); i += 16) {
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v.data() + i));
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, backslash));
+    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_min_epu8(b, ctl_max), b));
+    if (_mm_movemask_epi8(hit) != 0) return true;
+  }
+#endif
+  for (; i < v.size(); ++i) {
+    auto c = static_cast<unsigned char>(v[i]);
     if (c < 0x20 || c == '"' || c == '\\') return true;
   }
   return false;

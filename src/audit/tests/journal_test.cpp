@@ -104,6 +104,28 @@ TEST(audit_journal, record_encoding_round_trips) {
   EXPECT_EQ(d->hash, r.hash);
 }
 
+TEST(audit_journal, every_byte_at_every_position_of_a_long_value_round_trips) {
+  // The encoder checks 16 bytes at a time for bytes that need escaping; put each byte value at
+  // each position around those blocks (and in the scalar tail) and read it back.
+  std::string line;
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t pos = 0; pos < 40; ++pos) {
+      record r;
+      r.seq = 1;
+      r.kind = "statement";
+      r.statement = std::string(40, 'a');
+      r.statement[pos] = static_cast<char>(c);
+      line.clear();
+      encode_record(r, genesis_hash, line);
+      ASSERT_EQ(line.find('\n'), line.size() - 1) << "byte " << c << " at " << pos;
+      line.pop_back();
+      auto d = decode_record(line);
+      ASSERT_TRUE(d.ok()) << "byte " << c << " at " << pos << ": " << d.err();
+      ASSERT_EQ(d->statement, r.statement) << "byte " << c << " at " << pos;
+    }
+  }
+}
+
 TEST(audit_journal, the_hash_chains_to_the_previous_event) {
   auto a = make_record(1, "session.start");
   a.seq = 1;
