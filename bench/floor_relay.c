@@ -92,7 +92,10 @@ int main(int argc, char** argv) {
         continue;
       }
       if (peer[fd] < 0) continue;
-      ssize_t r = read(fd, buf, sizeof buf);
+      // MSG_DONTWAIT: an event can be stale (its pair closed earlier in this batch and the
+      // number reused by an accept); never block the loop on it.
+      ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
       if (r <= 0 || write_all(peer[fd], buf, r) != 0) close_pair(ep, fd);
     }
   }
