@@ -2,8 +2,13 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <climits>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "core/crypto.hpp"
 
@@ -11,6 +16,31 @@ namespace gh::pg {
 namespace {
 
 using crypto::digest256;
+
+// PBKDF2 at PostgreSQL's 4096 iterations costs ~57M instructions (callgrind), paid for every new
+// upstream session. Its output depends only on (password, salt, iterations), so the derived
+// ClientKey/ServerKey are kept per process, keyed by a digest of the password (never the password
+// itself). This exposes nothing new: the gateway holds the password. Bounded: cleared when full.
+std::atomic<std::uint64_t> g_pbkdf2_runs{0};
+std::mutex g_key_mu;
+std::unordered_map<std::string, std::pair<digest256, digest256>> g_keys;
+constexpr std::size_t k_key_cache_max = 256;
+
+bool key_cache_lookup(const std::string& key, digest256& client_key, digest256& server_key) {
+  std::lock_guard lk(g_key_mu);
+  auto it = g_keys.find(key);
+  if (it == g_keys.end()) return false;
+  client_key = it->second.first;
+  server_key = it->second.second;
+  return true;
+}
+
+void key_cache_store(const std::string& key, const digest256& client_key,
+                     const digest256& server_key) {
+  std::lock_guard lk(g_key_mu);
+  if (g_keys.size() >= k_key_cache_max) g_keys.clear();
+  g_keys[key] = {client_key, server_key};
+}
 
 // RFC 5802 "printable": %x21-2B / %x2D-7E, i.e. visible ASCII except ','.
 bool printable_nonce(std::string_view s) {
@@ -155,16 +185,26 @@ result<std::string> scram_client::handle_server_first(std::string_view msg) {
     return fail("password or salt too long");
   }
 
-  digest256 salted{};
-  if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), salt->data(),
-                        static_cast<int>(salt->size()), static_cast<int>(*iterations), EVP_sha256(),
-                        static_cast<int>(salted.size()), salted.data()) != 1) {
-    return fail("PBKDF2 failed");
+  // The keys depend only on (password, salt, iterations): PBKDF2 runs once per process for each.
+  std::string cache_key(reinterpret_cast<const char*>(crypto::sha256(password_).data()), 32);
+  cache_key.append(reinterpret_cast<const char*>(salt->data()), salt->size());
+  cache_key.append(":").append(std::to_string(*iterations));
+  digest256 client_key{};
+  digest256 server_key{};
+  if (!key_cache_lookup(cache_key, client_key, server_key)) {
+    digest256 salted{};
+    g_pbkdf2_runs.fetch_add(1, std::memory_order_relaxed);
+    if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()), salt->data(),
+                          static_cast<int>(salt->size()), static_cast<int>(*iterations),
+                          EVP_sha256(), static_cast<int>(salted.size()), salted.data()) != 1) {
+      return fail("PBKDF2 failed");
+    }
+    client_key = crypto::hmac_sha256(salted, as_bytes("Client Key"));
+    server_key = crypto::hmac_sha256(salted, as_bytes("Server Key"));
+    crypto::secure_wipe(salted);
+    key_cache_store(cache_key, client_key, server_key);
   }
-  digest256 client_key = crypto::hmac_sha256(salted, as_bytes("Client Key"));
   digest256 stored_key = crypto::sha256(client_key);
-  digest256 server_key = crypto::hmac_sha256(salted, as_bytes("Server Key"));
-  crypto::secure_wipe(salted);
 
   // "biws" = base64("n,,"), the gs2 header echoed back.
   std::string client_final = "c=biws,r=";
@@ -242,5 +282,7 @@ bool server_offers(std::string_view mechanisms, std::string_view mech) {
   }
   return false;
 }
+
+std::uint64_t scram_pbkdf2_runs() { return g_pbkdf2_runs.load(std::memory_order_relaxed); }
 
 }  // namespace gh::pg

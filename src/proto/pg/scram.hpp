@@ -30,6 +30,10 @@ inline constexpr std::uint32_t k_scram_max_iterations = 10'000'000;
 // Any failure or out-of-order call poisons the object; start a new one for a new attempt.
 // Authentication of the *server* is only established once verify_server_final() succeeded:
 // a session driver must treat AuthenticationOk before that as a protocol violation.
+// How many times this process ran PBKDF2 for SCRAM (the derived keys are cached per
+// password, salt and iteration count); for tests and diagnostics.
+[[nodiscard]] std::uint64_t scram_pbkdf2_runs();
+
 class scram_client {
  public:
   // nonce: printable ASCII without ','; empty -> 18 random bytes, base64 (what libpq sends).

@@ -42,6 +42,41 @@ TEST(scram, rfc7677_test_vector) {
   EXPECT_TRUE(c.verified());
 }
 
+TEST(scram, derived_keys_are_cached_per_password_salt_and_iterations) {
+  // First exchange may or may not find the RFC keys cached (test order); run it, then count.
+  {
+    auto c = rfc_client();
+    (void)c.client_first_message();
+    ASSERT_TRUE(c.handle_server_first(k_rfc_server_first).ok());
+  }
+  auto runs = scram_pbkdf2_runs();
+  // Same password, salt and iterations: no PBKDF2, and the exchange is still exactly RFC 7677's.
+  auto c = rfc_client();
+  (void)c.client_first_message();
+  auto final_msg = c.handle_server_first(k_rfc_server_first);
+  ASSERT_TRUE(final_msg.ok()) << final_msg.err();
+  EXPECT_EQ(*final_msg, k_rfc_client_final);
+  EXPECT_TRUE(c.verify_server_final(k_rfc_server_final).ok());
+  EXPECT_EQ(scram_pbkdf2_runs(), runs);
+  // Another password with the same salt is derived afresh and does not reuse those keys.
+  scram_client other("not-pencil", std::string(k_rfc_nonce), "user");
+  (void)other.client_first_message();
+  auto other_final = other.handle_server_first(k_rfc_server_first);
+  ASSERT_TRUE(other_final.ok()) << other_final.err();
+  EXPECT_NE(*other_final, k_rfc_client_final);
+  EXPECT_EQ(scram_pbkdf2_runs(), runs + 1);
+  EXPECT_FALSE(other.verify_server_final(k_rfc_server_final).ok());
+  // Another iteration count is a different key too.
+  std::string more_iterations(k_rfc_server_first);
+  more_iterations.replace(more_iterations.size() - 4, 4, "4097");
+  auto c2 = rfc_client();
+  (void)c2.client_first_message();
+  auto f2 = c2.handle_server_first(more_iterations);
+  ASSERT_TRUE(f2.ok()) << f2.err();
+  EXPECT_NE(*f2, k_rfc_client_final);
+  EXPECT_EQ(scram_pbkdf2_runs(), runs + 2);
+}
+
 TEST(scram, default_client_first_is_what_libpq_sends) {
   scram_client c("pw");
   auto first = c.client_first_message();
