@@ -228,7 +228,7 @@ int cmd_audit(const std::vector<std::string>& args) {
   filter.statement = f.values["statement"];
   filter.rule = f.values["rule"];
   filter.outcome = f.values["outcome"];
-  auto st = store::open_store(cfg->store.url);
+  auto st = store::open_store(cfg->store.url, k_reader_busy_timeout_ms);
   if (!st) {
     std::fprintf(stderr, "gatehouse audit export: %s\n", st.err().c_str());
     return 1;

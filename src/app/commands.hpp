@@ -9,6 +9,10 @@ struct config;
 
 namespace gh::app {
 
+// How long the CLI's readers (audit export, sessions, replay) wait for the SQLite index while a
+// running gateway's index worker holds its write lock (it runs at low priority under load).
+inline constexpr int k_reader_busy_timeout_ms = 30'000;
+
 // Where the audit journal of a configuration lives (state_dir/audit).
 std::string audit_journal_dir(const config::config& cfg);
 // The Ed25519 key that signs audit checkpoints (state_dir/audit-signing.key).

@@ -46,7 +46,7 @@ struct session_row {
 };
 
 result<std::unique_ptr<store::store>> open_index(const config::config& cfg) {
-  auto st = store::open_store(cfg.store.url);
+  auto st = store::open_store(cfg.store.url, k_reader_busy_timeout_ms);
   if (!st) return st;
   if (auto m = (*st)->migrate(); !m) return error{m.err()};
   if (auto n = audit::catch_up(**st, audit_journal_dir(cfg)); !n) return error{n.err()};

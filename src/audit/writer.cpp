@@ -1,11 +1,11 @@
 #include "audit/writer.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
-#include <sched.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -22,7 +22,8 @@ namespace {
 // Past this many events waiting for the index, drop them from memory and reread the journal
 // later: the index is never allowed to hold the gateway's memory hostage.
 constexpr std::size_t max_index_backlog = 50'000;
-constexpr std::size_t index_batch = 5000;
+constexpr std::size_t index_batch = 1000;
+constexpr std::size_t index_commit_rows = 1000;
 // How long a lazy event may wait for a write, and how often the index is fed. Feeding the index
 // in large, infrequent transactions keeps SQLite's per-commit cost (page writes, file locks)
 // off the data path's CPU budget.
@@ -338,7 +339,7 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
       log::warn("audit", "retention could not remove a recording",
                 {{"recording", id}, {"error", ec.message()}});
   }
-  // The index worker runs at idle priority and may hold the index for a while under load; never
+  // The index worker runs at the lowest priority and may hold the index for a while under load; never
   // wait for it here (this runs on the housekeeping thread, which signs checkpoints). Rows left
   // behind go on the next run.
   status pruned;
@@ -423,11 +424,13 @@ void writer::run_housekeeping() {
 }
 
 void writer::run_index_worker() {
-  // SCHED_IDLE: this thread runs only when nothing else wants the CPU. The journal is the record;
-  // the index only makes searches fast, and a backlog past max_index_backlog is dropped from
-  // memory and reread from the journal later, so starving it costs memory nowhere.
-  sched_param sp{};
-  (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  // Lowest normal priority (nice 19): under load the sessions get the CPU first. Not SCHED_IDLE:
+  // this thread holds SQLite's write lock while it commits, and a thread that can be starved
+  // indefinitely would hold it indefinitely, locking out `audit export` (priority inversion);
+  // at nice 19 it still progresses, and its transactions are kept short (index_commit_rows).
+  // The journal is the record; a backlog past max_index_backlog is dropped from memory and reread
+  // from the journal later.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
   std::vector<record> batch;
   std::unique_lock lk(mu_);
   for (;;) {
@@ -455,7 +458,10 @@ void writer::run_index_worker() {
         if (!n) st = error{n.err()};
       } else {
         fold_results(batch);
-        st = index_->append(batch);
+        // Short transactions: the write lock is never held for long at low priority.
+        for (std::size_t at = 0; at < batch.size() && st; at += index_commit_rows)
+          st = index_->append(std::span<record>(batch).subspan(
+              at, std::min(index_commit_rows, batch.size() - at)));
       }
     }
     lk.lock();

@@ -140,7 +140,7 @@ class writer {
   std::string lead(std::unique_lock<std::mutex>& lk);
   // Housekeeping at normal priority: lazy events nobody else wrote, checkpoints, retention.
   void run_housekeeping();
-  // Feeds the index (SQLite) at idle priority: a derived view, rebuilt from the journal when it
+  // Feeds the index (SQLite) at the lowest priority (nice 19): a derived view, rebuilt from the journal when it
   // falls behind, so under full load its CPU goes to sessions first.
   void run_index_worker();
   static void fold_results(std::vector<record>& batch);
