@@ -22,7 +22,8 @@ namespace {
 // Past this many events waiting for the index, drop them from memory and reread the journal
 // later: the index is never allowed to hold the gateway's memory hostage.
 constexpr std::size_t max_index_backlog = 50'000;
-constexpr std::size_t index_batch = 1000;
+// Rows per index transaction (catch-up and the index worker alike): short, so the low-priority
+// worker never holds SQLite's write lock for long.
 constexpr std::size_t index_commit_rows = 1000;
 // How long a lazy event may wait for a write, and how often the index is fed. Feeding the index
 // in large, infrequent transactions keeps SQLite's per-commit cost (page writes, file locks)
@@ -52,7 +53,7 @@ result<std::int64_t> catch_up(store::store& st, const std::string& journal_dir) 
   };
   auto s = journal::read(journal_dir, *max, [&](record&& r) {
     batch.push_back(std::move(r));
-    if (batch.size() >= index_batch) flush();
+    if (batch.size() >= index_commit_rows) flush();
   });
   flush();
   if (!s) return error{s.err()};

@@ -1311,9 +1311,8 @@ asio::awaitable<void> session::client_to_server() {
       pieces.emplace_back(in.data() + pos, used - pos);
       // Usually the whole batch goes at once, without a trip through the event loop.
       net::error_code wec;
-      std::size_t total = replacements.empty() ? used : asio::buffer_size(pieces);
       std::size_t sent = upstream_->try_write(pieces, wec);
-      if (!wec && sent < total) {
+      if (!wec && sent < asio::buffer_size(pieces)) {
         net::consume(pieces, sent);
         wec = co_await upstream_->write(pieces);
         missed = true;
@@ -1506,9 +1505,8 @@ asio::awaitable<void> session::server_to_client() {
         pos = c.frame_off + c.frame_size;
       }
       pieces.emplace_back(in.data() + pos, used - pos);
-      std::size_t total = cuts.empty() ? used : asio::buffer_size(pieces);
       std::size_t sent = client_.try_write(pieces, wec);
-      if (!wec && sent < total) {
+      if (!wec && sent < asio::buffer_size(pieces)) {
         net::consume(pieces, sent);
         wec = co_await client_.write(pieces);
         missed = true;
