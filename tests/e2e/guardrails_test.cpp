@@ -598,6 +598,15 @@ TEST_F(Guardrails, cancel_request_cancels_the_review) {
   auto next = pq_exec(c.get(), "SELECT count(*) FROM g_cancel");
   ASSERT_EQ(PQresultStatus(next.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
   EXPECT_STREQ(PQgetvalue(next.get(), 0, 0), "3");
+
+  // The cancel ended the review at the gateway and was not forwarded: nothing of the statement
+  // ran upstream, and a forwarded cancel could land on whatever the session runs next.
+  auto ev = wait_audit(gw(), [&](const audit_events& e) {
+    return !select(e, {{"kind", "cancel"}, {"outcome", "review cancelled"}}).empty();
+  });
+  EXPECT_EQ(select(ev, {{"kind", "cancel"}, {"outcome", "review cancelled"}}).size(), 1u)
+      << dump(ev);
+  EXPECT_TRUE(select(ev, {{"kind", "cancel"}, {"outcome", "forwarded"}}).empty()) << dump(ev);
 }
 
 TEST_F(Guardrails, psql_ctrl_c_cancels_the_review) {

@@ -526,14 +526,28 @@ asio::awaitable<void> session::handle_cancel(const startup_packet& p) {
     log::warn("pg", "cancel request with unknown key ignored", {{"client", client_addr_}});
     co_return;
   }
-  if (auto owner = t->owner.lock()) {
-    // A statement held for review is cancelled here; nothing of it runs upstream.
-    asio::post(owner->client_.socket().get_executor(), [owner] { owner->cancel_hold(); });
-  }
   auto r = base_record("cancel");
   r.session_id = t->session_id;
   r.user = t->user;
   r.connection = t->connection;
+  if (auto owner = t->owner.lock()) {
+    // A statement held for review is cancelled here and nothing of it ran upstream, so the
+    // cancel is not forwarded: it could otherwise land on whatever the session sends next.
+    // The check runs on the owner's executor, where its hold state lives.
+    // `owner` (in this frame) keeps the session alive. Named values and a raw pointer capture:
+    // GCC 12 can destroy temporaries of a co_await operand twice (a shared_ptr captured there
+    // was released twice).
+    session* o = owner.get();
+    auto check = [o]() -> asio::awaitable<bool> { co_return o->cancel_hold(); };
+    auto on_owner = asio::co_spawn(o->client_.socket().get_executor(), check, asio::use_awaitable);
+    const bool held = co_await std::move(on_owner);
+    if (held) {
+      r.outcome = "review cancelled";
+      ctx_.audit->append_detached(std::move(r));
+      log::info("pg", "cancel request ended a held statement", {{"session", t->session_id}});
+      co_return;
+    }
+  }
   r.outcome = "forwarded";
   ctx_.audit->append_detached(std::move(r));
   auto ex = co_await asio::this_coro::executor;
@@ -802,17 +816,20 @@ asio::awaitable<guard::decision> session::hold_for_review(const std::string& sql
   d.review_id = id;
   log::info("pg", "statement held for review",
             {{"session", id_}, {"user", who_.user}, {"review", id}, {"rule", d.rule}});
+  // Held from the moment the review exists: a cancel request arriving while the notice is
+  // written ends the review instead of going upstream.
+  holding_review_ = id;
   std::vector<std::uint8_t> note;
   write_notice(note,
                "gatehouse: statement held for review " + id + " (rule \"" + d.rule +
                    "\"); waiting for an approver",
                "An approver runs: gatehouse reviews approve " + id);
   if (!co_await write_client(note)) {
+    holding_review_.clear();
     (void)ctx_.reviews->cancel(id, "client disconnected");
     close("client disconnected while a statement was held");
     co_return refuse("client disconnected");
   }
-  holding_review_ = id;
   auto o = co_await ctx_.reviews->async_wait(id, asio::use_awaitable);
   holding_review_.clear();
   switch (o.status) {
@@ -832,9 +849,11 @@ asio::awaitable<guard::decision> session::hold_for_review(const std::string& sql
   }
 }
 
-void session::cancel_hold() {
-  if (holding_review_.empty() || ctx_.reviews == nullptr) return;
-  (void)ctx_.reviews->cancel(holding_review_, "cancelled by the client");
+bool session::cancel_hold() {
+  if (holding_review_.empty() || ctx_.reviews == nullptr) return false;
+  // Refused when the review was decided a moment ago: an approved statement may be running
+  // upstream, and then the cancel request must go there.
+  return ctx_.reviews->cancel(holding_review_, "cancelled by the client").ok();
 }
 
 std::string session::deny_sentinel(const guard::decision& d) {

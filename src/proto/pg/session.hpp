@@ -109,7 +109,7 @@ class session : public std::enable_shared_from_this<session> {
 
  public:
   // A CancelRequest for this session: cancels the review of a held statement, if any.
-  void cancel_hold();
+  bool cancel_hold();  // true if a held statement's review was cancelled
 
  private:
   // SQL that fails at the target with an error take_denial() recognises.
