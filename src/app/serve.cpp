@@ -18,6 +18,7 @@
 #include "record/recorder.hpp"
 #include "guard/rules.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "identity/identity.hpp"
 #include "net/tls.hpp"
 #include "proto/pg/server.hpp"
@@ -283,8 +284,15 @@ int cmd_serve(const std::vector<std::string>& args) {
   });
 
   std::vector<std::thread> threads;
-  for (auto* w : workers) threads.emplace_back([w] { w->run(); });
-  std::thread control_thread([&control] { control.run(); });
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    threads.emplace_back([w = workers[i], i] {
+      name_this_thread("gh-worker-" + std::to_string(i));
+      w->run();
+    });
+  std::thread control_thread([&control] {
+    name_this_thread("gh-control");
+    control.run();
+  });
   log::info("gateway", "started",
             {{"version", GATEHOUSE_VERSION}, {"workers", std::to_string(nworkers)}});
   main_ctx.run();

@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace gh::audit {
 
@@ -148,8 +149,14 @@ writer::~writer() { stop(); }
 void writer::start() {
   std::lock_guard lk(mu_);
   if (indexer_.joinable() || stopped_) return;
-  indexer_ = std::thread([this] { run_housekeeping(); });
-  index_worker_ = std::thread([this] { run_index_worker(); });
+  indexer_ = std::thread([this] {
+    name_this_thread("gh-audit");
+    run_housekeeping();
+  });
+  index_worker_ = std::thread([this] {
+    name_this_thread("gh-audit-index");
+    run_index_worker();
+  });
 }
 
 void writer::stop() {
