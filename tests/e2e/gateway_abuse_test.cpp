@@ -11,36 +11,18 @@
 namespace gh::e2e {
 namespace {
 
-class GatewayAbuse : public ::testing::Test {
+class GatewayAbuse : public gateway_suite<GatewayAbuse> {
+ public:
+  static std::string gateway_yaml(pg_cluster& cluster) {
+    // prefer: the raw-socket tests speak the protocol in plaintext on loopback.
+    std::string yaml =
+        replace_once(basic_gateway_config(cluster), "client: require", "client: prefer");
+    yaml = replace_once(yaml, "  idle_timeout: 15m\n",
+                        "  idle_timeout: 15m\n  max_message_size: 64KB\n");
+    return yaml;
+  }
+
  protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      keys_ = new api_keys();
-      // prefer: the raw-socket tests speak the protocol in plaintext on loopback.
-      std::string yaml =
-          replace_once(basic_gateway_config(*cluster_), "client: require", "client: prefer");
-      yaml = replace_once(yaml, "  idle_timeout: 15m\n",
-                          "  idle_timeout: 15m\n  max_message_size: 64KB\n");
-      gw_ = start_gateway(*cluster_, *keys_, yaml).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
-
-  static gateway& gw() { return *gw_; }
-  static const api_keys& keys() { return *keys_; }
-  static pq_conn alice_conn() { return pq_connect(gw_conninfo(gw(), "alice", keys().alice)); }
-
   // A session that is logged in and working, to check it survives what the test does.
   static void expect_usable(PGconn* c, const std::string& value) {
     pq_result r = pq_exec(c, "SELECT '" + value + "'::text");
@@ -52,16 +34,7 @@ class GatewayAbuse : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err << "\n" << gw().log_text();
     EXPECT_EQ(r.out, "5\n");
   }
-
-  static pg_cluster* cluster_;
-  static api_keys* keys_;
-  static gateway* gw_;
-  static std::string setup_error_;
 };
-pg_cluster* GatewayAbuse::cluster_ = nullptr;
-api_keys* GatewayAbuse::keys_ = nullptr;
-gateway* GatewayAbuse::gw_ = nullptr;
-std::string GatewayAbuse::setup_error_;
 
 struct backend_message {
   char type = 0;

@@ -2,6 +2,8 @@
 // Shared helpers for the gateway end-to-end tests (tests/e2e/gateway_*_test.cpp): a PostgreSQL
 // cluster with a gatehouse in front of it, clients that log in through it, the audit export as
 // parsed JSON, raw sockets for protocol abuse, and comparisons against PostgreSQL direct.
+#include <gtest/gtest.h>
+
 #include <boost/json.hpp>
 #include <functional>
 #include <memory>
@@ -127,5 +129,49 @@ bool reset_vm_hwm(pid_t pid);
 [[nodiscard]] inline bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
+
+// One PostgreSQL cluster, one set of API keys and one gatehouse in front of it for a whole test
+// suite (they take seconds to start): `class Suite : public gateway_suite<Suite>`. A suite may
+// hide the public `static std::string gateway_yaml(pg_cluster&)` to prepare the cluster (tables,
+// pgbench -i) and return its own config; the default is basic_gateway_config(). If any of it
+// fails, every test of the suite fails with the reason.
+template <typename Suite>
+class gateway_suite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    try {
+      cluster_ = std::make_unique<pg_cluster>();
+      keys_ = std::make_unique<api_keys>();
+      gw_ = start_gateway(*cluster_, *keys_, Suite::gateway_yaml(*cluster_));
+    } catch (const std::exception& e) {
+      setup_error_ = e.what();
+    }
+  }
+  static void TearDownTestSuite() {
+    gw_.reset();
+    cluster_.reset();
+    keys_.reset();
+  }
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+
+  // Public: the suites hide it, and SetUpTestSuite() calls theirs.
+ public:
+  static std::string gateway_yaml(pg_cluster& cluster) { return basic_gateway_config(cluster); }
+
+ protected:
+  static pg_cluster& cluster() { return *cluster_; }
+  static gateway& gw() { return *gw_; }
+  static const api_keys& keys() { return *keys_; }
+  static run_result alice_psql(const std::vector<std::string>& args, std::string_view in = {}) {
+    return gw_psql(gw(), "alice", keys().alice, args, in);
+  }
+  static pq_conn alice_conn() { return pq_connect(gw_conninfo(gw(), "alice", keys().alice)); }
+  static pq_conn direct_conn() { return pq_connect(direct_conninfo(cluster())); }
+
+  static inline std::unique_ptr<pg_cluster> cluster_;
+  static inline std::unique_ptr<api_keys> keys_;
+  static inline std::unique_ptr<gateway> gw_;
+  static inline std::string setup_error_;
+};
 
 }  // namespace gh::e2e

@@ -10,32 +10,17 @@
 namespace gh::e2e {
 namespace {
 
-class GatewayPgbench : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      keys_ = new api_keys();
-      run_result init =
-          run({pgbench(), "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
-               std::to_string(cluster_->port()), "-U", "app", "clinic"},
-              {{"PGPASSWORD", cluster_->password()}, {"PGSSLMODE", "require"}}, {}, 300s);
-      if (!init.ok()) throw std::runtime_error("pgbench -i failed: " + init.err);
-      gw_ = start_gateway(*cluster_, *keys_, basic_gateway_config(*cluster_)).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
+class GatewayPgbench : public gateway_suite<GatewayPgbench> {
+ public:
+  static std::string gateway_yaml(pg_cluster& cluster) {
+    run_result init = run({pgbench(), "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
+                           std::to_string(cluster.port()), "-U", "app", "clinic"},
+                          {{"PGPASSWORD", cluster.password()}, {"PGSSLMODE", "require"}}, {}, 300s);
+    if (!init.ok()) throw std::runtime_error("pgbench -i failed: " + init.err);
+    return basic_gateway_config(cluster);
   }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
+ protected:
   static std::string pgbench() { return (pg_bindir() / "pgbench").string(); }
 
   static void run_mode(const std::string& mode) {
@@ -56,16 +41,7 @@ class GatewayPgbench : public ::testing::Test {
     // The transactions really went through to PostgreSQL (pgbench_history grows).
     EXPECT_NE(cluster_->sql("clinic", "SELECT count(*) FROM pgbench_history"), "0\n");
   }
-
-  static pg_cluster* cluster_;
-  static api_keys* keys_;
-  static gateway* gw_;
-  static std::string setup_error_;
 };
-pg_cluster* GatewayPgbench::cluster_ = nullptr;
-api_keys* GatewayPgbench::keys_ = nullptr;
-gateway* GatewayPgbench::gw_ = nullptr;
-std::string GatewayPgbench::setup_error_;
 
 TEST_F(GatewayPgbench, simple) {
   run_mode("simple");

@@ -14,45 +14,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-class GatewayProtocol : public ::testing::Test {
+class GatewayProtocol : public gateway_suite<GatewayProtocol> {
  protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      keys_ = new api_keys();
-      gw_ = start_gateway(*cluster_, *keys_, basic_gateway_config(*cluster_)).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
-
-  static pg_cluster& cluster() { return *cluster_; }
-  static gateway& gw() { return *gw_; }
-  static const api_keys& keys() { return *keys_; }
-  static run_result alice_psql(const std::vector<std::string>& args, std::string_view in = {}) {
-    return gw_psql(gw(), "alice", keys().alice, args, in);
-  }
-  static pq_conn alice_conn() { return pq_connect(gw_conninfo(gw(), "alice", keys().alice)); }
-  static pq_conn direct_conn() { return pq_connect(direct_conninfo(cluster())); }
-
-  static pg_cluster* cluster_;
-  static api_keys* keys_;
-  static gateway* gw_;
-  static std::string setup_error_;
 };
-pg_cluster* GatewayProtocol::cluster_ = nullptr;
-api_keys* GatewayProtocol::keys_ = nullptr;
-gateway* GatewayProtocol::gw_ = nullptr;
-std::string GatewayProtocol::setup_error_;
 
 // One line per PGresult: status, SQLSTATE or the values of every row; "-" for the NULL that ends
 // a query's results; notices as "notice:<text>". Comparable between direct and gateway.

@@ -11,46 +11,17 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-class GatewayTarget : public ::testing::Test {
+class GatewayTarget : public gateway_suite<GatewayTarget> {
  protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      keys_ = new api_keys();
-      gw_ = start_gateway(*cluster_, *keys_, basic_gateway_config(*cluster_)).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
   void SetUp() override {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
     cluster_->start();  // a previous test may have left it down
   }
 
-  static pg_cluster& cluster() { return *cluster_; }
-  static gateway& gw() { return *gw_; }
-  static const api_keys& keys() { return *keys_; }
   static run_result count_patients() {
     return gw_psql(gw(), "alice", keys().alice, {"-Atc", "SELECT count(*) FROM patients"});
   }
-
-  static pg_cluster* cluster_;
-  static api_keys* keys_;
-  static gateway* gw_;
-  static std::string setup_error_;
 };
-pg_cluster* GatewayTarget::cluster_ = nullptr;
-api_keys* GatewayTarget::keys_ = nullptr;
-gateway* GatewayTarget::gw_ = nullptr;
-std::string GatewayTarget::setup_error_;
 
 TEST_F(GatewayTarget, target_down_gives_a_clear_error_and_service_resumes) {
   run_result up = count_patients();

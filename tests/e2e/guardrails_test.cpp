@@ -128,58 +128,42 @@ class hook_server {
   std::thread thread_;
 };
 
-class Guardrails : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      keys_ = new api_keys();
-      hooks_ = new hook_server();
-      const std::string rules =
-          "    guardrails:\n"
-          "      - name: no-drop\n"
-          "        match: { statement: [drop_table, truncate] }\n"
-          "        action: deny\n"
-          "      - name: unbounded-write\n"
-          "        match: { statement: [delete, update], where: absent }\n"
-          "        action: review\n";
-      std::string yaml = basic_gateway_config(*cluster_);
-      yaml += rules;
-      yaml += "    reviews:\n"
-              "      approvers: [dba]\n"
-              "      timeout: 5m\n"
-              "      notify:\n"
-              "        webhook: \"http://127.0.0.1:" +
-              std::to_string(hooks_->port()) +
-              "/hook\"\n"
-              "        format: json\n";
-      // Same rules, but reviews expire quickly (for the timeout test only).
-      yaml += extra_connection(*cluster_, "quick", "app", "require",
-                               rules +
-                                   "    reviews:\n"
-                                   "      approvers: [dba]\n"
-                                   "      timeout: 3s\n");
-      gw_ = start_gateway(*cluster_, *keys_, yaml).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
+class Guardrails : public gateway_suite<Guardrails> {
+ public:
+  static std::string gateway_yaml(pg_cluster& cluster) {
+    hooks_ = std::make_unique<hook_server>();
+    const std::string rules =
+        "    guardrails:\n"
+        "      - name: no-drop\n"
+        "        match: { statement: [drop_table, truncate] }\n"
+        "        action: deny\n"
+        "      - name: unbounded-write\n"
+        "        match: { statement: [delete, update], where: absent }\n"
+        "        action: review\n";
+    std::string yaml = basic_gateway_config(cluster);
+    yaml += rules;
+    yaml += "    reviews:\n"
+            "      approvers: [dba]\n"
+            "      timeout: 5m\n"
+            "      notify:\n"
+            "        webhook: \"http://127.0.0.1:" +
+            std::to_string(hooks_->port()) +
+            "/hook\"\n"
+            "        format: json\n";
+    // Same rules, but reviews expire quickly (for the timeout test only).
+    yaml += extra_connection(cluster, "quick", "app", "require",
+                             rules +
+                                 "    reviews:\n"
+                                 "      approvers: [dba]\n"
+                                 "      timeout: 3s\n");
+    return yaml;
   }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete hooks_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    hooks_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
-  static pg_cluster& cluster() { return *cluster_; }
-  static gateway& gw() { return *gw_; }
-  static const api_keys& keys() { return *keys_; }
-  static pq_conn alice_conn() { return pq_connect(gw_conninfo(gw(), "alice", keys().alice)); }
+ protected:
+  static void TearDownTestSuite() {
+    gateway_suite::TearDownTestSuite();  // the gateway first: it may still be notifying
+    hooks_.reset();
+  }
 
   // A table owned by app with rows 1..n, made directly in PostgreSQL.
   static void make_table(const std::string& name, int n) {
@@ -245,17 +229,8 @@ class Guardrails : public ::testing::Test {
     return v.as_object();
   }
 
-  static pg_cluster* cluster_;
-  static api_keys* keys_;
-  static hook_server* hooks_;
-  static gateway* gw_;
-  static std::string setup_error_;
+  static inline std::unique_ptr<hook_server> hooks_;
 };
-pg_cluster* Guardrails::cluster_ = nullptr;
-api_keys* Guardrails::keys_ = nullptr;
-hook_server* Guardrails::hooks_ = nullptr;
-gateway* Guardrails::gw_ = nullptr;
-std::string Guardrails::setup_error_;
 
 std::string primary(const PGresult* r) {
   const char* m = r != nullptr ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;

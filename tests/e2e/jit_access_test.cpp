@@ -10,34 +10,20 @@
 namespace gh::e2e {
 namespace {
 
-class JitAccess : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      keys_ = new api_keys();
-      std::string yaml = basic_gateway_config(*cluster_);
-      yaml += extra_connection(*cluster_, "jit", "app", "require",
-                               "    access: review\n"
-                               "    access_window: 1h\n"
-                               "    reviews:\n"
-                               "      approvers: [dba]\n"
-                               "      timeout: 5m\n");
-      gw_ = start_gateway(*cluster_, *keys_, yaml).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
+class JitAccess : public gateway_suite<JitAccess> {
+ public:
+  static std::string gateway_yaml(pg_cluster& cluster) {
+    std::string yaml = basic_gateway_config(cluster);
+    yaml += extra_connection(cluster, "jit", "app", "require",
+                             "    access: review\n"
+                             "    access_window: 1h\n"
+                             "    reviews:\n"
+                             "      approvers: [dba]\n"
+                             "      timeout: 5m\n");
+    return yaml;
   }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
+ protected:
   static run_result psql_as(std::string_view user, std::string_view key) {
     return psql({gw_conninfo(*gw_, user, key, "require", "jit"), "-X", "-A", "-t", "-c",
                  "SELECT 'inside'"});
@@ -47,11 +33,6 @@ class JitAccess : public ::testing::Test {
     static const std::regex re("access review (r-[a-z0-9]+)");
     return std::regex_search(text, m, re) ? m[1].str() : std::string();
   }
-
-  static inline pg_cluster* cluster_ = nullptr;
-  static inline api_keys* keys_ = nullptr;
-  static inline gateway* gw_ = nullptr;
-  static inline std::string setup_error_;
 };
 
 TEST_F(JitAccess, session_opens_only_after_an_approver_says_yes) {

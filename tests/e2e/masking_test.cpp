@@ -41,52 +41,23 @@ const std::vector<std::string> clear_cards = {"4111111111111111", "5555555555554
 const std::string select_all =
     "SELECT id, full_name, ssn, dob, email, card, visits, note FROM m_people ORDER BY id";
 
-class Masking : public ::testing::Test {
+class Masking : public gateway_suite<Masking> {
+ public:
+  static std::string gateway_yaml(pg_cluster& cluster) {
+    cluster.sql("clinic", people_sql);
+    std::string yaml = basic_gateway_config(cluster);
+    yaml +=
+        "    masking:\n"
+        "      detectors: default\n"
+        "      columns:\n"
+        "        - match: \"(?i)^(full_name|dob)$\"\n"
+        "          action: redact\n"
+        "      except_groups: [dba]\n";
+    return yaml;
+  }
+
  protected:
-  static void SetUpTestSuite() {
-    try {
-      cluster_ = new pg_cluster();
-      cluster_->sql("clinic", people_sql);
-      keys_ = new api_keys();
-      std::string yaml = basic_gateway_config(*cluster_);
-      yaml +=
-          "    masking:\n"
-          "      detectors: default\n"
-          "      columns:\n"
-          "        - match: \"(?i)^(full_name|dob)$\"\n"
-          "          action: redact\n"
-          "      except_groups: [dba]\n";
-      gw_ = start_gateway(*cluster_, *keys_, yaml).release();
-    } catch (const std::exception& e) {
-      setup_error_ = e.what();
-    }
-  }
-  static void TearDownTestSuite() {
-    delete gw_;
-    delete cluster_;
-    delete keys_;
-    gw_ = nullptr;
-    cluster_ = nullptr;
-    keys_ = nullptr;
-  }
-  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
-
-  static pg_cluster& cluster() { return *cluster_; }
-  static gateway& gw() { return *gw_; }
-  static const api_keys& keys() { return *keys_; }
-  static run_result alice_psql(const std::vector<std::string>& args) {
-    return gw_psql(gw(), "alice", keys().alice, args);
-  }
-
-  static pg_cluster* cluster_;
-  static api_keys* keys_;
-  static gateway* gw_;
-  static std::string setup_error_;
 };
-pg_cluster* Masking::cluster_ = nullptr;
-api_keys* Masking::keys_ = nullptr;
-gateway* Masking::gw_ = nullptr;
-std::string Masking::setup_error_;
 
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> out;
