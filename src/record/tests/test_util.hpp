@@ -11,28 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "core/tests/temp_dir.hpp"
 #include "dlp/dlp.hpp"
 #include "record/recorder.hpp"
 
 namespace gh::record::testing {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "gh-record-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using temp_dir = gh::testing::temp_dir;
 
 inline std::shared_ptr<const dlp::engine> default_engine() {
   static auto p = dlp::default_policy();

@@ -10,29 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "core/tests/temp_dir.hpp"
 #include "store/store.hpp"
 
 namespace gh::store::testing {
 
-class temp_dir {
+// The shared temp dir, with the store's file in it.
+class temp_dir : public gh::testing::temp_dir {
  public:
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "gh-store-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  [[nodiscard]] std::string db_path() const { return (path_ / "audit.db").string(); }
+  temp_dir() : gh::testing::temp_dir("gh-store") {}
+  [[nodiscard]] std::string db_path() const { return (path() / "audit.db").string(); }
   [[nodiscard]] std::string url() const { return "sqlite://" + db_path(); }
-
- private:
-  std::filesystem::path path_;
 };
 
 inline audit_record make_record(std::int64_t ts_us, std::string kind, std::string user = "alice",
