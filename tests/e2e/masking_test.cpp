@@ -55,8 +55,6 @@ class Masking : public gateway_suite<Masking> {
         "      except_groups: [dba]\n";
     return yaml;
   }
-
- protected:
 };
 
 std::vector<std::string> lines(const std::string& s) {
@@ -171,6 +169,31 @@ TEST_F(Masking, extended_protocol_text_results_are_masked_the_same) {
     ASSERT_EQ(PQresultStatus(e.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
     EXPECT_STREQ(PQgetvalue(e.get(), 0, 0), "[SSN]");
   }
+}
+
+TEST_F(Masking, result_shapes_alternating_in_one_session_each_get_their_own_plan) {
+  // The gateway reuses a column plan while the RowDescription stays the same; one column
+  // renamed (same count, same type) must get a plan of its own, in separate batches and in one.
+  auto c = alice_conn();
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  const std::string by_rule = "SELECT full_name FROM m_people WHERE id = 1";
+  const std::string renamed = "SELECT full_name AS display FROM m_people WHERE id = 1";
+  for (int round = 0; round < 3; ++round) {
+    auto masked = pq_exec(c.get(), by_rule);
+    ASSERT_EQ(PQresultStatus(masked.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+    EXPECT_STRNE(PQgetvalue(masked.get(), 0, 0), "Avery Testcase") << "round " << round;
+    auto clear = pq_exec(c.get(), renamed);
+    ASSERT_EQ(PQresultStatus(clear.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+    EXPECT_STREQ(PQgetvalue(clear.get(), 0, 0), "Avery Testcase") << "round " << round;
+  }
+  // Both shapes in one message: two RowDescriptions in one batch.
+  auto r = alice_psql({"-At", "-c", renamed + "; " + by_rule + "; " + renamed});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto got = lines(r.out);
+  ASSERT_EQ(got.size(), 3u) << r.out;
+  EXPECT_EQ(got[0], "Avery Testcase");
+  EXPECT_NE(got[1], "Avery Testcase");
+  EXPECT_EQ(got[2], "Avery Testcase");
 }
 
 TEST_F(Masking, copy_to_stdout_is_masked_in_text_and_csv) {

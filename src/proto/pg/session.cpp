@@ -899,18 +899,15 @@ void session::flush_finished() {
     std::string detail;
     if (mask_policy_) {
       // What masking did to this statement's rows: counts per detector and column, no values.
-      boost::json::object o;
       if (mask_exempt_) {
-        o["masking"] = "exempt";
+        detail = R"({"masking":"exempt"})";
       } else {
         for (std::size_t i = 0; i < m_ncounts_; ++i) {
           if (m_counts_[i].first != p.stmt_id || m_counts_[i].second.empty()) continue;
-          boost::system::error_code ec;
-          auto v = boost::json::parse(m_counts_[i].second.to_json(*mask_policy_->engine_ptr()), ec);
-          if (!ec) o["masked"] = std::move(v);
+          // to_json() is a serialized JSON object; it goes in as it is.
+          detail = R"({"masked":)" + m_counts_[i].second.to_json(*mask_policy_->engine_ptr()) + "}";
         }
       }
-      if (!o.empty()) detail = boost::json::serialize(o);
     }
     finish_statement(p, std::move(outcome), std::move(detail));
   }
@@ -941,6 +938,12 @@ dlp::counts& session::counts_for(std::int64_t stmt) {
 }
 
 status session::plan_columns(const frame& f) {
+  // The same result shape as the last one (an application's queries repeat): the same plan.
+  if (m_nplans_ > 0 && std::equal(f.body.begin(), f.body.end(), m_plan_rowdesc_.begin(),
+                                  m_plan_rowdesc_.end())) {
+    plan_ok_ = true;
+    return {};
+  }
   if (auto st = parse_row_description(f.body, m_cols_); !st) return st;
   m_descs_.clear();
   for (const auto& c : m_cols_)
@@ -949,6 +952,7 @@ status session::plan_columns(const frame& f) {
   auto& plan = m_plans_[m_nplans_++];
   dlp::counts scratch;
   masker_->plan(m_descs_, plan, scratch);
+  m_plan_rowdesc_.assign(f.body.begin(), f.body.end());
   plan_ok_ = true;
   return {};
 }
@@ -1066,7 +1070,9 @@ void session::apply_masks(bytes in, std::vector<std::uint8_t>& rewritten, std::v
   m_nulls_.clear();
   m_scan_.clear();
   m_scan_of_cell_.clear();
-  m_nplans_ = plan_ok_ && m_nplans_ > 0 ? (std::swap(m_plans_[0], m_plans_[m_nplans_ - 1]), 1) : 0;
+  // The newest plan stays (first), with the RowDescription it was made from: the next result
+  // set of the same shape reuses it.
+  m_nplans_ = m_nplans_ > 0 ? (std::swap(m_plans_[0], m_plans_[m_nplans_ - 1]), 1) : 0;
 }
 
 void session::mask_notice(const frame& f, std::size_t frame_off,

@@ -187,9 +187,9 @@ class session : public std::enable_shared_from_this<session> {
   bool plan_ok_ = false;
   std::vector<column_info> m_cols_;
   std::vector<dlp::column_desc> m_descs_;
-  std::vector<dlp::column_plan> m_plan_;
   std::vector<std::vector<dlp::column_plan>> m_plans_;  // plans used by rows of this batch
   std::size_t m_nplans_ = 0;
+  std::vector<std::uint8_t> m_plan_rowdesc_;  // the RowDescription body of m_plans_[m_nplans_ - 1]
   struct mask_row {
     std::size_t frame_off, frame_size;
     std::uint32_t first_cell, ncols;
