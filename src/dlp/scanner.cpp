@@ -8,7 +8,6 @@
 #include <openssl/params.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cstdlib>
 #include <cstring>
 
@@ -507,7 +506,52 @@ std::uint64_t counts::total() const {
   return t;
 }
 
+namespace {
+
+// A JSON string (quotes and escapes), as boost::json::serialize writes one.
+void put_json_string(std::string& out, std::string_view v) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : v) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        if (c < 0x20) {
+          out.append("\\u00");
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 15]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void put_json_counts(std::string& out,
+                     std::vector<std::pair<std::string_view, std::uint64_t>>& entries) {
+  std::sort(entries.begin(), entries.end());
+  out.push_back('{');
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    put_json_string(out, entries[i].first);
+    out.push_back(':');
+    out.append(std::to_string(entries[i].second));
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
 std::string counts::to_json(const engine& e) const {
+  // Once per statement with findings: written directly, without a JSON document in between.
   std::vector<std::pair<std::string_view, std::uint64_t>> d;
   for (std::size_t i = 0; i < detectors_.size() && i < e.detector_count(); ++i) {
     if (detectors_[i] != 0) d.emplace_back(e.detector(static_cast<std::uint16_t>(i)).id, detectors_[i]);
@@ -516,16 +560,12 @@ std::string counts::to_json(const engine& e) const {
   for (std::size_t i = 0; i < column_names_.size(); ++i) {
     if (column_counts_[i] != 0) cols.emplace_back(column_names_[i], column_counts_[i]);
   }
-  std::sort(d.begin(), d.end());
-  std::sort(cols.begin(), cols.end());
-  boost::json::object dets;
-  for (const auto& [k, v] : d) dets[k] = v;
-  boost::json::object cs;
-  for (const auto& [k, v] : cols) cs[k] = v;
-  boost::json::object root;
-  root["detectors"] = std::move(dets);
-  root["columns"] = std::move(cs);
-  return boost::json::serialize(root);
+  std::string out = R"({"detectors":)";
+  put_json_counts(out, d);
+  out.append(R"(,"columns":)");
+  put_json_counts(out, cols);
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace gh::dlp

@@ -1,6 +1,9 @@
 // Actions (redact, partial, hash, null), type-aware outcomes, and counts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <boost/json.hpp>
+
 #include "dlp/tests/test_util.hpp"
 
 namespace gh::dlp {
@@ -163,6 +166,36 @@ TEST(Counts, CountPerDetectorAndColumnAndSerialiseWithoutValues) {
   EXPECT_TRUE(c.empty());
   EXPECT_EQ(c.column("ssn"), ssn) << "reset keeps slots";
   EXPECT_EQ(c.to_json(*e), R"({"detectors":{},"columns":{}})");
+}
+
+TEST(counts, to_json_escapes_column_names_as_a_json_serializer_does) {
+  auto e = testing::default_engine();
+  // Column names are whatever the database says: quotes, backslashes, control bytes, UTF-8.
+  const std::vector<std::string> names = {"plain", "quo\"te", "back\\slash", "tab\there",
+                                          std::string("nul\0byte", 8), "ctl\x01\x1f",
+                                          "new\nline\r\b\f", "caf\xc3\xa9 \xe6\x82\xa3\xe8\x80\x85"};
+  counts c;
+  boost::json::object cols;
+  std::uint64_t n = 1;
+  for (const auto& name : names) {
+    c.add_column(c.column(name), n);
+    cols[name] = n++;
+  }
+  c.add_detector(*e->find_detector("us_ssn"), 3);
+  std::string got = c.to_json(*e);
+  // Same keys, same values, once parsed...
+  auto v = boost::json::parse(got);
+  EXPECT_EQ(v.at("columns").as_object(), cols) << got;
+  EXPECT_EQ(v.at("detectors").at("us_ssn").as_int64(), 3) << got;
+  // ...and byte for byte what boost::json writes for the same document (keys in sorted order).
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  boost::json::object ordered_cols;
+  for (const auto& name : sorted) ordered_cols[name] = cols.at(name);
+  boost::json::object root;
+  root["detectors"] = boost::json::object{{"us_ssn", 3}};
+  root["columns"] = std::move(ordered_cols);
+  EXPECT_EQ(got, boost::json::serialize(root));
 }
 
 }  // namespace
