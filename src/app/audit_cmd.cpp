@@ -68,6 +68,38 @@ std::string read_all(const std::string& path, bool& ok) {
   return ss.str();
 }
 
+}  // namespace
+
+std::unique_ptr<audit::verifier> load_checkpoint_key(const config::config& cfg,
+                                                     const std::string& pubkey_pem_path,
+                                                     std::string& error) {
+  std::string pem;
+  if (!pubkey_pem_path.empty()) {
+    bool ok = false;
+    pem = read_all(pubkey_pem_path, ok);
+    if (!ok) {
+      error = "cannot read " + pubkey_pem_path;
+      return nullptr;
+    }
+  } else if (std::filesystem::exists(audit_key_path(cfg))) {
+    auto s = audit::signer::load_or_create(audit_key_path(cfg));
+    if (!s) {
+      error = s.err();
+      return nullptr;
+    }
+    pem = (*s)->public_pem();
+  }
+  if (pem.empty()) return nullptr;
+  auto k = audit::verifier::from_public_pem(pem);
+  if (!k) {
+    error = k.err();
+    return nullptr;
+  }
+  return std::move(*k);
+}
+
+namespace {
+
 int cmd_pubkey(const config::config& cfg) {
   auto key_path = audit_key_path(cfg);
   if (!std::filesystem::exists(key_path)) {
@@ -85,26 +117,11 @@ int cmd_pubkey(const config::config& cfg) {
 }
 
 int cmd_verify(const config::config& cfg, std::map<std::string, std::string>& v) {
-  std::unique_ptr<audit::verifier> key;
-  std::string pem;
-  if (v.count("pubkey")) {
-    bool ok = false;
-    pem = read_all(v["pubkey"], ok);
-    if (!ok) {
-      std::fprintf(stderr, "gatehouse audit verify: cannot read %s\n", v["pubkey"].c_str());
-      return 2;
-    }
-  } else if (std::filesystem::exists(audit_key_path(cfg))) {
-    auto s = audit::signer::load_or_create(audit_key_path(cfg));
-    if (s) pem = (*s)->public_pem();
-  }
-  if (!pem.empty()) {
-    auto k = audit::verifier::from_public_pem(pem);
-    if (!k) {
-      std::fprintf(stderr, "gatehouse audit verify: %s\n", k.err().c_str());
-      return 2;
-    }
-    key = std::move(*k);
+  std::string err;
+  auto key = load_checkpoint_key(cfg, v.count("pubkey") ? v["pubkey"] : std::string(), err);
+  if (!err.empty()) {
+    std::fprintf(stderr, "gatehouse audit verify: %s\n", err.c_str());
+    return 2;
   }
   auto rep = v.count("file") ? audit::verify_file(v["file"], key.get())
                              : audit::verify_journal(audit_journal_dir(cfg), key.get());

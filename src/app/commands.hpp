@@ -1,10 +1,14 @@
 #pragma once
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace gh::config {
 struct config;
+}
+namespace gh::audit {
+class verifier;
 }
 
 namespace gh::app {
@@ -17,6 +21,13 @@ inline constexpr int k_reader_busy_timeout_ms = 30'000;
 std::string audit_journal_dir(const config::config& cfg);
 // The Ed25519 key that signs audit checkpoints (state_dir/audit-signing.key).
 std::string audit_key_path(const config::config& cfg);
+
+// The key that checks this gateway's checkpoints: from `pubkey_pem_path` (PEM) if given, else
+// the public half of the local signing key. Null without an error when there is no key yet.
+// `who` prefixes error messages ("gatehouse audit verify").
+[[nodiscard]] std::unique_ptr<audit::verifier> load_checkpoint_key(const config::config& cfg,
+                                                                  const std::string& pubkey_pem_path,
+                                                                  std::string& error);
 
 int cmd_version(const std::vector<std::string>& args);
 int cmd_serve(const std::vector<std::string>& args);

@@ -15,6 +15,7 @@
 
 #include "app/commands.hpp"
 #include "app/timefmt.hpp"
+#include "audit/verify.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
 #include "record/recorder.hpp"
@@ -28,14 +29,16 @@ namespace {
 const char* sessions_help =
     "usage: gatehouse sessions list --config FILE [--user U] [--connection C] [--since T]\n"
     "       gatehouse sessions show ID --config FILE\n"
-    "       gatehouse replay ID --config FILE [--speed N]\n"
+    "       gatehouse replay ID --config FILE [--speed N] [--pubkey FILE]\n"
     "\n"
     "list    recorded sessions, newest last: who, where from, when, how long, how it ended;\n"
     "        REC says what was recorded: sql (statement timeline) or term (terminal recording)\n"
     "show    one session: its details, its terminal recording's summary, its timeline\n"
     "replay  plays a session back with its original timing divided by N (--speed 0: at once).\n"
-    "        A terminal recording is checked chunk by chunk against the hashes in the audit\n"
-    "        trail first (a modified or missing chunk is refused), then its output is written\n"
+    "        A terminal recording is checked first: the audit trail as `audit verify` does\n"
+    "        (hashes, chain, checkpoint signatures by the local key or --pubkey), then each\n"
+    "        chunk against the hash the trail holds for it (a modified or missing chunk is\n"
+    "        refused, and so is a trail that fails verification); then its output is written\n"
     "        to stdout as it was shown (masked); pauses are capped at 5 s. Without --speed,\n"
     "        output that is not a terminal gets it all at once (--speed 0). A database session\n"
     "        prints its statement timeline.\n";
@@ -135,12 +138,42 @@ result<record::recording_info> terminal_recording(const config::config& cfg,
 }
 
 // Writes the recording's output to stdout with its timing; every chunk is checked first.
-int replay_terminal(const config::config& cfg, const std::string& id, double speed) {
+int replay_terminal(const config::config& cfg, const std::string& id, double speed,
+                    const std::string& pubkey) {
   auto rec = terminal_recording(cfg, id);
   if (!rec) {
     std::fprintf(stderr, "gatehouse replay: %s\n", rec.err().c_str());
     return 1;
   }
+  // The chunk hashes are only as good as the trail that holds them: the whole trail is
+  // verified, signatures included, before a byte is played.
+  std::string key_error;
+  auto key = load_checkpoint_key(cfg, pubkey, key_error);
+  if (!key_error.empty()) {
+    std::fprintf(stderr, "gatehouse replay: %s\n", key_error.c_str());
+    return 2;
+  }
+  if (key == nullptr) {
+    std::fprintf(stderr, "gatehouse replay: no key to check the audit trail's signatures with "
+                         "(give --pubkey FILE)\n");
+    return 1;
+  }
+  auto rep = audit::verify_journal(audit_journal_dir(cfg), key.get());
+  if (!rep.ok) {
+    std::fprintf(stderr,
+                 "gatehouse replay: the audit trail fails verification at seq %lld: %s; "
+                 "recording %s is not played\n",
+                 static_cast<long long>(rep.bad_seq), rep.problem.c_str(), id.c_str());
+    return 1;
+  }
+  std::int64_t unsigned_chunks = 0;
+  for (const auto& c : rec->chunks)
+    if (c.seq > rep.last_signed_seq) ++unsigned_chunks;
+  if (unsigned_chunks > 0)
+    std::fprintf(stderr, "gatehouse replay: note: the last %lld chunk(s) are chained but not yet "
+                         "under a signed checkpoint (one follows within seconds on a running "
+                         "gateway)\n",
+                 static_cast<long long>(unsigned_chunks));
   auto cast = record::load_recording(cfg.gateway.state_dir, *rec);
   if (!cast) {
     std::fprintf(stderr, "gatehouse replay: %s\n", cast.err().c_str());
@@ -165,7 +198,7 @@ int replay_terminal(const config::config& cfg, const std::string& id, double spe
 }
 
 int show_session(const config::config& cfg, store::store& st, const std::string& id, bool replay,
-                 double speed) {
+                 double speed, const std::string& pubkey) {
   const char* who = replay ? "gatehouse replay" : "gatehouse sessions";
   store::audit_filter f;
   f.session_id = id;
@@ -180,7 +213,7 @@ int show_session(const config::config& cfg, store::store& st, const std::string&
     return 1;
   }
   const bool terminal = std::any_of(events.begin(), events.end(), is_recording_event);
-  if (replay && terminal) return replay_terminal(cfg, id, speed);
+  if (replay && terminal) return replay_terminal(cfg, id, speed, pubkey);
   const auto& first = events.front();
   std::printf("session     %s\nuser        %s (%s)\nconnection  %s\nclient      %s\nstarted     %s\n",
               id.c_str(), first.user.c_str(), first.groups.c_str(), first.connection.c_str(),
@@ -222,7 +255,7 @@ int show_session(const config::config& cfg, store::store& st, const std::string&
 }  // namespace
 
 int cmd_sessions(const std::vector<std::string>& args, bool replay) {
-  auto f = parse_flags(args, {"config", "user", "connection", "since", "speed"}, {}, 2);
+  auto f = parse_flags(args, {"config", "user", "connection", "since", "speed", "pubkey"}, {}, 2);
   if (f.help) {
     std::fputs(sessions_help, stdout);
     return 0;
@@ -267,7 +300,9 @@ int cmd_sessions(const std::vector<std::string>& args, bool replay) {
     return 1;
   }
   if (sub == "list") return list_sessions(**st, f.values);
-  return show_session(*cfg, **st, id, replay, speed);
+  if (!replay && f.values.count("pubkey")) return usage("--pubkey is for replay");
+  return show_session(*cfg, **st, id, replay, speed,
+                      f.values.count("pubkey") ? f.values["pubkey"] : std::string());
 }
 
 }  // namespace gh::app

@@ -11,15 +11,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "audit/journal.hpp"
 #include "audit/signer.hpp"
 #include "audit/writer.hpp"
 #include "config/config.hpp"
+#include "core/crypto.hpp"
 #include "dlp/dlp.hpp"
 #include "harness.hpp"
 #include "record/recorder.hpp"
@@ -238,6 +242,110 @@ TEST(TerminalRecording, ReplayOfARealPtySessionRendersTheMaskedOutput) {
                                 " chunk 2"),
             std::string::npos)
       << bad_verify.out;
+
+  // A forger who also rewrites the chunk's event and re-chains every event after it leaves a
+  // trail whose hashes all agree with the files; only the signed checkpoints give it away, and
+  // replay checks them before it plays anything.
+  std::vector<fs::path> segments;
+  for (const auto& e : fs::directory_iterator(journal_dir))
+    if (e.path().filename().string().starts_with("journal-")) segments.push_back(e.path());
+  std::sort(segments.begin(), segments.end());
+  std::string prev;
+  bool forging = false;
+  for (const auto& seg : segments) {
+    std::istringstream in(read_file(seg));
+    std::string line, out;
+    while (std::getline(in, line)) {
+      auto r = audit::decode_record(line);
+      ASSERT_TRUE(r.ok()) << r.err();
+      if (std::to_string(r->seq) == seq) {
+        auto o = boost::json::parse(r->detail).as_object();
+        o["sha256"] = crypto::sha256_hex(data);
+        r->detail = boost::json::serialize(o);
+        forging = true;
+      }
+      if (forging) {
+        audit::encode_record(*r, prev, out);
+      } else {
+        out += line + "\n";
+      }
+      prev = r->hash;
+    }
+    write_file(seg, out);
+  }
+  ASSERT_TRUE(forging);
+  auto forged = record::read_trail(journal_dir, id);
+  ASSERT_TRUE(forged.ok()) << "the forged chain is consistent: " << forged.err();
+  EXPECT_FALSE(record::check_chunks(state, *forged).has_value()) << "and matches the files";
+  auto forged_replay = gatehouse({"replay", id, "--speed", "0"});
+  EXPECT_EQ(forged_replay.exit_code, 1) << forged_replay.err;
+  EXPECT_EQ(forged_replay.out, "") << "a forged trail must not be played at all";
+  EXPECT_NE(forged_replay.err.find("the audit trail fails verification at seq"),
+            std::string::npos)
+      << forged_replay.err;
+}
+
+TEST(TerminalRecording, ReplayRefusesATrailSignedByAnotherKey) {
+  temp_dir d("gh-rec-key");
+  const fs::path cfg_path = d / "gatehouse.yaml";
+  write_file(cfg_path, substitute(config_yaml, {{"port", std::to_string(free_port())}}));
+  auto cfg = config::load_config(cfg_path.string());
+  ASSERT_TRUE(cfg.ok()) << cfg.err();
+  const std::string state = cfg->gateway.state_dir;
+  const std::string journal_dir = (fs::path(state) / "audit").string();
+  const std::string id = "term-" + random_hex(6);
+  fs::create_directories(state);
+  {
+    auto st = store::open_store(cfg->store.url);
+    ASSERT_TRUE(st.ok()) << st.err();
+    ASSERT_TRUE((*st)->migrate().ok());
+    auto jr = audit::journal::open(journal_dir, audit::sync_mode::write);
+    ASSERT_TRUE(jr.ok()) << jr.err();
+    auto sg = audit::signer::load_or_create((fs::path(state) / "audit-signing.key").string());
+    ASSERT_TRUE(sg.ok()) << sg.err();
+    audit::writer writer(std::move(*jr), std::move(*st), journal_dir, std::move(*sg));
+    writer.start();
+    record::writer_sink sink(writer);
+    ASSERT_EQ(sink.append(session_event("session.start", id)), "");
+    auto policy = dlp::default_policy();
+    ASSERT_TRUE(policy.ok()) << policy.err();
+    record::recorder_options o;
+    o.state_dir = state;
+    o.session_id = id;
+    o.connection = cfg->connections.at(0).name;
+    o.masking = (*policy)->engine_ptr();
+    auto rec = record::terminal_recorder::open(o, sink, std::chrono::steady_clock::now());
+    ASSERT_TRUE(rec.ok()) << rec.err();
+    ASSERT_TRUE((*rec)->output("hello\r\n", std::chrono::steady_clock::now()).ok());
+    ASSERT_TRUE((*rec)->close(std::chrono::steady_clock::now(), "client closed").ok());
+    ASSERT_EQ(sink.append(session_event("session.end", id)), "");
+    writer.stop();  // signs a last checkpoint
+  }
+  auto gatehouse = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), gatehouse_bin().string());
+    args.push_back("--config");
+    args.push_back(cfg_path.string());
+    return run(args, {}, {}, 120s);
+  };
+  auto ok = gatehouse({"replay", id, "--speed", "0"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "hello\r\n");
+
+  // Pinned to a key that did not sign this trail: nothing is played.
+  auto other = audit::signer::load_or_create((d / "other.key").string());
+  ASSERT_TRUE(other.ok()) << other.err();
+  write_file(d / "other.pub", (*other)->public_pem());
+  auto pinned = gatehouse({"replay", id, "--speed", "0", "--pubkey", (d / "other.pub").string()});
+  EXPECT_EQ(pinned.exit_code, 1) << pinned.err;
+  EXPECT_EQ(pinned.out, "");
+  EXPECT_NE(pinned.err.find("fails verification"), std::string::npos) << pinned.err;
+
+  // Without any key there is nothing to check signatures with: refused, not played unchecked.
+  fs::remove(fs::path(state) / "audit-signing.key");
+  auto keyless = gatehouse({"replay", id, "--speed", "0"});
+  EXPECT_EQ(keyless.exit_code, 1) << keyless.err;
+  EXPECT_EQ(keyless.out, "");
+  EXPECT_NE(keyless.err.find("--pubkey"), std::string::npos) << keyless.err;
 }
 
 }  // namespace
