@@ -532,6 +532,20 @@ class walker {
       return t == "program" ? 3 : t == "file" ? 2 : t.empty() ? 0 : 1;
     };
     if (rank(target) > rank(out_.copy_target)) out_.copy_target = target;
+    out_.copy_format = "text";
+    if (const json::value* opts = o.if_contains("options"); opts != nullptr && opts->is_array()) {
+      for (const auto& opt : opts->as_array()) {
+        const json::object* de = opt.is_object() ? obj_field(opt.as_object(), "DefElem") : nullptr;
+        if (de == nullptr || str_field(*de, "defname") != "format") continue;
+        const json::value* arg = de->if_contains("arg");
+        const json::object* sv =
+            arg != nullptr && arg->is_object() ? obj_field(arg->as_object(), "String") : nullptr;
+        std::string_view fmt = sv != nullptr ? str_field(*sv, "sval") : std::string_view();
+        // PostgreSQL accepts only these (case-insensitively); anything else fails there.
+        if (fmt == "binary") out_.copy_format = "binary";
+        else if (fmt == "csv") out_.copy_format = "csv";
+      }
+    }
     if (o.contains("query")) return inner_query(o, "query", flags{f.exec, true, false}, depth);
     if (!from && f.effective) out_.has_limit = false;  // a whole table
     fields(o, f, depth, {});

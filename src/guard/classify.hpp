@@ -45,6 +45,8 @@ struct statement_info {
   std::vector<std::string> functions;
   // COPY only: "stdout" | "stdin" | "program" | "file"; empty otherwise.
   std::string_view copy_target;
+  // COPY only: "text" | "csv" | "binary" (FORMAT option, or the old BINARY / CSV keywords).
+  std::string_view copy_format;
   // This statement's slice of the input text (trimmed of surrounding whitespace).
   std::string_view text;
   // Byte offset of `text` in the input.

@@ -43,8 +43,9 @@ inline std::string join_sorted(std::vector<std::string> v) {
 }
 
 // "select classes=delete,select tables=a,public.b where=absent limit=present functions=f
-// copy=stdout" -- keys in this order, lists sorted, absent facts left out. `classes=` lists the
-// classes besides cls and appears only when there are any.
+// copy=stdout format=csv" -- keys in this order, lists sorted, absent facts left out. `classes=`
+// lists the classes besides cls and appears only when there are any; `format=` only when a COPY's
+// format is not text.
 inline std::string render(const statement_info& s) {
   std::string out(s.cls);
   std::vector<std::string> extra;
@@ -57,6 +58,8 @@ inline std::string render(const statement_info& s) {
   if (s.has_limit) out += std::string(" limit=") + (*s.has_limit ? "present" : "absent");
   if (!s.functions.empty()) out += " functions=" + join_sorted(s.functions);
   if (!s.copy_target.empty()) out += " copy=" + std::string(s.copy_target);
+  if (!s.copy_format.empty() && s.copy_format != "text")
+    out += " format=" + std::string(s.copy_format);
   return out;
 }
 
@@ -65,7 +68,7 @@ inline std::string normalize(const std::string& expectation) {
   std::istringstream in(expectation);
   std::string cls;
   in >> cls;
-  std::string classes, tables, where, limit, functions, copy, word;
+  std::string classes, tables, where, limit, functions, copy, format, word;
   while (in >> word) {
     auto eq = word.find('=');
     std::string key = word.substr(0, eq);
@@ -89,6 +92,8 @@ inline std::string normalize(const std::string& expectation) {
       limit = val;
     else if (key == "copy")
       copy = val;
+    else if (key == "format")
+      format = val;
     else
       return "unknown key '" + key + "' in expectation";
   }
@@ -99,6 +104,7 @@ inline std::string normalize(const std::string& expectation) {
   if (!limit.empty()) out += " limit=" + limit;
   if (!functions.empty()) out += " functions=" + functions;
   if (!copy.empty()) out += " copy=" + copy;
+  if (!format.empty()) out += " format=" + format;
   return out;
 }
 
