@@ -53,6 +53,10 @@ class Masking : public gateway_suite<Masking> {
         "        - match: \"(?i)^(full_name|dob)$\"\n"
         "          action: redact\n"
         "      except_groups: [dba]\n";
+    // The same database with the detectors only (no column rules): COPY output is scanned.
+    yaml += extra_connection(cluster, "detect", "app", "require",
+                             "    masking:\n"
+                             "      detectors: default\n");
     return yaml;
   }
 };
@@ -197,23 +201,83 @@ TEST_F(Masking, result_shapes_alternating_in_one_session_each_get_their_own_plan
 }
 
 TEST_F(Masking, copy_to_stdout_is_masked_in_text_and_csv) {
-  // Column rules do not apply to COPY (no RowDescription); the detectors do.
+  // On a connection without column rules the detectors scan COPY output (text and CSV).
+  auto detect_psql = [&](const std::vector<std::string>& args) {
+    return gw_psql(gw(), "alice", keys().alice, args, {}, "require", "detect");
+  };
   const std::string cols = "(SELECT id, ssn, email, card, visits, note FROM m_people ORDER BY id)";
   for (const std::string fmt : {"", " WITH (FORMAT csv)"}) {
     SCOPED_TRACE(fmt.empty() ? "text" : "csv");
     const std::string copy = "COPY " + cols + " TO STDOUT" + fmt;
     const std::string direct = cluster().sql("clinic", copy);
     ASSERT_EQ(lines(direct).size(), 3u) << direct;
-    auto p = alice_psql({"-c", copy});
+    auto p = detect_psql({"-c", copy});
     ASSERT_EQ(p.exit_code, 0) << p.err;
     expect_no_clear_values(p.out);
     EXPECT_EQ(p.out, expected_masked(direct));
 
     // psql's \copy goes through the same COPY TO STDOUT.
-    auto bs = alice_psql({"-c", "\\copy " + cols + " to stdout" + fmt});
+    auto bs = detect_psql({"-c", "\\copy " + cols + " to stdout" + fmt});
     ASSERT_EQ(bs.exit_code, 0) << bs.err;
     EXPECT_EQ(bs.out, expected_masked(direct));
   }
+}
+
+TEST_F(Masking, copy_that_masking_cannot_cover_is_refused_before_it_runs) {
+  // Column rules need column names, which COPY output does not carry; binary COPY has no text
+  // to scan. Either is refused up front, like a denied statement, and the session goes on.
+  auto c = alice_conn();
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  for (const std::string copy :
+       {"COPY m_people TO STDOUT", "copy (SELECT id, full_name FROM m_people) to stdout",
+        "SELECT 1; COPY m_people (full_name) TO STDOUT WITH (FORMAT csv)"}) {
+    SCOPED_TRACE(copy);
+    auto r = pq_exec(c.get(), copy);
+    EXPECT_EQ(PQresultStatus(r.get()), PGRES_FATAL_ERROR);
+    EXPECT_EQ(sqlstate(r.get()), "42501");
+    EXPECT_TRUE(contains(PQresultErrorMessage(r.get()), "mask columns by name"))
+        << PQresultErrorMessage(r.get());
+    EXPECT_FALSE(contains(PQresultErrorMessage(r.get()), "Avery")) << PQresultErrorMessage(r.get());
+  }
+  auto bs = alice_psql({"-c", "\\copy m_people to stdout"});
+  EXPECT_NE(bs.exit_code, 0);
+  EXPECT_EQ(bs.out, "");
+  EXPECT_TRUE(contains(bs.err, "mask columns by name")) << bs.err;
+  // Unparseable text that mentions COPY is not forwarded on the hope that it is harmless.
+  auto bad = pq_exec(c.get(), "COPY m_people TO STDOUT WITH (FORMAT");
+  EXPECT_EQ(sqlstate(bad.get()), "42501");
+  EXPECT_TRUE(contains(PQresultErrorMessage(bad.get()), "could not parse"))
+      << PQresultErrorMessage(bad.get());
+  auto next = pq_exec(c.get(), "SELECT count(*) FROM m_people");
+  ASSERT_EQ(PQresultStatus(next.get()), PGRES_TUPLES_OK) << PQerrorMessage(c.get());
+  EXPECT_STREQ(PQgetvalue(next.get(), 0, 0), "3");
+
+  // Binary COPY, even where the detectors alone apply.
+  auto d = pq_connect(gw_conninfo(gw(), "alice", keys().alice, "require", "detect"));
+  ASSERT_EQ(PQstatus(d.get()), CONNECTION_OK) << PQerrorMessage(d.get());
+  auto bin = pq_exec(d.get(), "COPY m_people TO STDOUT (FORMAT binary)");
+  EXPECT_EQ(sqlstate(bin.get()), "42501");
+  EXPECT_TRUE(contains(PQresultErrorMessage(bin.get()), "binary format is refused"))
+      << PQresultErrorMessage(bin.get());
+
+  // The exempt group's COPY runs, clear, like PostgreSQL's own.
+  const std::string direct = cluster().sql("clinic", "COPY m_people TO STDOUT");
+  auto dana = gw_psql(gw(), "dana", keys().dana, {"-c", "COPY m_people TO STDOUT"});
+  ASSERT_EQ(dana.exit_code, 0) << dana.err;
+  EXPECT_EQ(dana.out, direct);
+
+  // On record: the refusal, its rule and reason.
+  auto ev = wait_audit(gw(), [&](const audit_events& e) {
+    for (const auto& x : select(e, {{"kind", "statement"}, {"user", "alice"}}))
+      if (contains(str(x, "statement"), "FORMAT binary")) return true;
+    return false;
+  });
+  int refused = 0;
+  for (const auto& x : select(ev, {{"kind", "statement"}, {"user", "alice"}}))
+    if (contains(str(x, "detail"), "\"rule\":\"masking\"") &&
+        contains(str(x, "reason"), "refused"))
+      ++refused;
+  EXPECT_GE(refused, 5) << dump(ev);
 }
 
 TEST_F(Masking, error_message_detail_is_masked) {

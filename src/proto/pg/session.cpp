@@ -768,7 +768,47 @@ std::string session::audit_text(std::string_view sql) {
   return text_masker_->mask_text(text, scratch);
 }
 
+std::optional<guard::decision> session::check_copy_masking(std::string_view sql) {
+  if (!masker_) return std::nullopt;  // no masking here, or an exempt group
+  // Only text that mentions COPY can be one; the parser settles it (comments, strings, case).
+  static constexpr std::string_view word = "copy";
+  auto it = std::search(sql.begin(), sql.end(), word.begin(), word.end(),
+                        [](char a, char b) { return (a | 0x20) == b; });
+  if (it == sql.end()) return std::nullopt;
+  const bool column_rules = !mask_policy_->engine_ptr()->column_rules().empty();
+  guard::decision d;
+  d.act = config::guard_action::deny;
+  d.rule = "masking";
+  auto c = guard::classify(sql);
+  if (!c.parse_ok) {
+    // Fail closed: text gatehouse cannot read might be a COPY whose output it cannot mask.
+    d.parse_error = true;
+    d.message = "gatehouse could not parse this statement (" + c.parse_error +
+                ") and it may be a COPY, whose output masking on connection \"" + conn_->name +
+                "\" could not cover; it was not run";
+    return d;
+  }
+  for (const auto& st : c.statements) {
+    if (st.copy_target != "stdout") continue;
+    if (st.copy_format == "binary") {
+      d.message = "COPY ... TO STDOUT in binary format is refused on connection \"" +
+                  conn_->name +
+                  "\": its values cannot be masked there; use FORMAT text or csv, or SELECT";
+      return d;
+    }
+    if (column_rules) {
+      d.message = "COPY ... TO STDOUT is refused on connection \"" + conn_->name +
+                  "\": its masking rules mask columns by name, and COPY output carries no "
+                  "column names; use SELECT, which is masked on the wire";
+      return d;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<guard::decision> session::check_guard(std::string_view sql) {
+  // Output that masking could not cover is refused before any rule is asked.
+  if (auto m = check_copy_masking(sql)) return m;
   if (!guard_) return std::nullopt;
   auto d = guard_->evaluate(guard::classify(sql), sql, who_.groups);
   // Without a review service a `review` rule refuses (fail closed) and says so.

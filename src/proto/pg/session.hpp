@@ -100,8 +100,12 @@ class session : public std::enable_shared_from_this<session> {
   audit::record base_record(std::string kind) const;
   // Statement text as the audit trail keeps it: capped, and masked on masked connections.
   std::string audit_text(std::string_view sql);
-  // Guardrails: the decision for a Query/Parse text (nullopt: no rule matched).
+  // Guardrails: the decision for a Query/Parse text (nullopt: no rule matched). A COPY whose
+  // output masking could not cover is denied first (check_copy_masking).
   std::optional<guard::decision> check_guard(std::string_view sql);
+  // On a session whose results are masked: COPY ... TO STDOUT in binary format (no text to
+  // scan), or on a connection with column rules (COPY output has no column names), is denied.
+  std::optional<guard::decision> check_copy_masking(std::string_view sql);
   void note_guard(audit::record& r, const guard::decision& d);
   // Opens a review for a held statement, tells the client, waits; the decision to apply.
   boost::asio::awaitable<guard::decision> hold_for_review(const std::string& sql,
