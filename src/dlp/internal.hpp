@@ -122,11 +122,19 @@ struct reference_pattern {
 };
 [[nodiscard]] std::vector<reference_pattern> reference_patterns(const trigger_set& ts);
 
-// Appends every trigger in `text` (in no particular order). Uses AVX2 when the CPU has it.
+// Appends every trigger in `text` (in no particular order). Uses the best vector path the CPU
+// has (AVX-512BW+VBMI, AVX2, else portable), chosen once at run time.
 void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out);
 // The portable path (no AVX2), for tests on machines that have AVX2.
 void find_triggers_portable(const trigger_set& ts, std::string_view text,
                             std::vector<trigger>& out);
+
+// The prefilter's code paths, so tests and benchmarks can run each one the CPU has.
+enum class prefilter_path : std::uint8_t { portable, avx2, avx512 };
+[[nodiscard]] prefilter_path best_prefilter_path();
+// find_triggers() on one path; false (and nothing appended) when the CPU lacks it.
+bool find_triggers_on(prefilter_path path, const trigger_set& ts, std::string_view text,
+                      std::vector<trigger>& out);
 
 struct compiled_pattern {
   std::uint16_t detector = 0;  // for som_whole; built-in triggers emit via builtin_index

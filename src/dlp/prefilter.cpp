@@ -13,8 +13,9 @@
 // reference_patterns() report (dlp_test checks this on random and synthetic text), so the
 // validators see the same calls as before.
 //
-// AVX2 is used when the CPU has it (runtime check); otherwise a portable path computes the same
-// masks (SSE2 where available) and filters literals with exact per-byte tables.
+// AVX-512 (BW + VBMI) or AVX2 is used when the CPU has it (runtime check); otherwise a portable
+// path computes the same masks (SSE2 where available) and filters literals with exact per-byte
+// tables.
 #include <algorithm>
 #include <cstring>
 
@@ -23,7 +24,8 @@
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
-// The AVX2 path relies on GCC's `#pragma GCC target`; other compilers get the portable path.
+// The AVX2 and AVX-512 paths rely on GCC's `#pragma GCC target`; other compilers get the
+// portable path.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GH_DLP_AVX2 1
 #endif
@@ -304,6 +306,80 @@ void run_avx2(const trigger_set& ts, std::string_view text, std::vector<trigger>
   avx2_pass::run(avx2_classifier(ts), ts, text, out);
 }
 #pragma GCC pop_options
+
+// ---------------------------------------------------------------------------------- AVX-512
+
+// AVX-512BW with VBMI: a whole block per compare, masks straight into k registers (no
+// movemask/join), and every byte classified by one 128-entry table lookup (vpermi2b) instead of
+// a compare per class. The literal filter looks bytes up in the exact per-byte bucket tables
+// (byte_sets) the same way, which also spares the nibble tables' cross-combinations. vpermi2b
+// reads the low 7 bits of an index byte: bytes >= 0x80 are masked out of the classes (none of
+// them is a digit, separator, '@' or ':') and may pass the literal filter like their low 7
+// bits, which check_literals then rejects (a superset filter is all it needs to be).
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
+           __builtin_cpu_supports("avx512vbmi") != 0;
+  }();
+  return has;
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512bw,avx512vbmi")
+namespace avx512_pass {
+#include "dlp/prefilter_pass.inc"
+}  // namespace avx512_pass
+
+struct avx512_classifier {
+  static constexpr std::uint8_t c_digit = 1, c_sep = 2, c_dot = 4, c_special = 8;
+  bool literals;
+  __m512i cls_lo, cls_hi;  // class bits of bytes 0..63, 64..127
+  __m512i lo[trigger_set::filter_bytes], hi[trigger_set::filter_bytes];  // bucket sets
+
+  explicit avx512_classifier(const trigger_set& t) : literals(!t.literals.empty()) {
+    alignas(64) std::uint8_t cls[128] = {};
+    for (int c = 0; c < 128; ++c) {
+      const char ch = static_cast<char>(c);
+      cls[c] = static_cast<std::uint8_t>((digit(ch) ? c_digit : 0) | (sep(ch) ? c_sep : 0) |
+                                         (ch == '.' ? c_dot : 0) |
+                                         (ch == '@' || ch == ':' ? c_special : 0));
+    }
+    cls_lo = _mm512_load_si512(cls);
+    cls_hi = _mm512_load_si512(cls + 64);
+    for (std::size_t k = 0; k < trigger_set::filter_bytes; ++k) {
+      lo[k] = _mm512_loadu_si512(t.byte_sets[k].data());
+      hi[k] = _mm512_loadu_si512(t.byte_sets[k].data() + 64);
+    }
+  }
+
+  // p must have 67 readable bytes (the literal filter looks three bytes ahead).
+  block_masks operator()(const char* p) const {
+    block_masks m;
+    const __m512i v = _mm512_loadu_si512(p);
+    const __mmask64 ascii = ~_mm512_movepi8_mask(v);
+    const __m512i c = _mm512_permutex2var_epi8(cls_lo, v, cls_hi);
+    m.d = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_digit));
+    m.s = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_sep));
+    m.dot = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_dot));
+    m.special = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_special));
+    if (literals) {
+      const __m512i f0 = _mm512_permutex2var_epi8(lo[0], v, hi[0]);
+      const __m512i f1 = _mm512_permutex2var_epi8(lo[1], _mm512_loadu_si512(p + 1), hi[1]);
+      const __m512i f2 = _mm512_permutex2var_epi8(lo[2], _mm512_loadu_si512(p + 2), hi[2]);
+      const __m512i f3 = _mm512_permutex2var_epi8(lo[3], _mm512_loadu_si512(p + 3), hi[3]);
+      const __m512i a = _mm512_ternarylogic_epi32(f0, f1, f2, 0x80);  // f0 & f1 & f2
+      m.lit = _mm512_test_epi8_mask(a, f3);
+    }
+    return m;
+  }
+};
+
+void run_avx512(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+  avx512_pass::run(avx512_classifier(ts), ts, text, out);
+}
+
+#pragma GCC pop_options
 #endif
 
 }  // namespace
@@ -386,14 +462,37 @@ void trigger_set::build() {
   }
 }
 
-void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+prefilter_path best_prefilter_path() {
 #if defined(GH_DLP_AVX2)
-  if (cpu_has_avx2()) {
-    run_avx2(ts, text, out);
-    return;
-  }
+  if (cpu_has_avx512()) return prefilter_path::avx512;
+  if (cpu_has_avx2()) return prefilter_path::avx2;
 #endif
-  find_triggers_portable(ts, text, out);
+  return prefilter_path::portable;
+}
+
+bool find_triggers_on(prefilter_path path, const trigger_set& ts, std::string_view text,
+                      std::vector<trigger>& out) {
+  switch (path) {
+    case prefilter_path::portable: find_triggers_portable(ts, text, out); return true;
+#if defined(GH_DLP_AVX2)
+    case prefilter_path::avx2:
+      if (!cpu_has_avx2()) return false;
+      run_avx2(ts, text, out);
+      return true;
+    case prefilter_path::avx512:
+      if (!cpu_has_avx512()) return false;
+      run_avx512(ts, text, out);
+      return true;
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+  static const prefilter_path best = best_prefilter_path();
+  (void)find_triggers_on(best, ts, text, out);
 }
 
 void find_triggers_portable(const trigger_set& ts, std::string_view text,
