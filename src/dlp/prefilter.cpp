@@ -379,6 +379,33 @@ void run_avx512(const trigger_set& ts, std::string_view text, std::vector<trigge
   avx512_pass::run(avx512_classifier(ts), ts, text, out);
 }
 
+// A cell's last (or only) up to 63 bytes are read with a masked load, which reads (and can
+// fault on) only the bytes in the mask, and stored as a whole 64-byte vector: the cell's bytes,
+// then zeros, the first of which is the cell's NUL separator. The next cell overwrites the rest.
+void pack_cells_avx512(std::span<const std::string_view> cells, char* dst,
+                       std::uint32_t* starts) {
+  std::size_t off = 0;
+  for (const std::string_view c : cells) {
+    *starts++ = static_cast<std::uint32_t>(off);
+    const char* src = c.data();
+    std::size_t n = c.size();
+    char* d = dst + off;
+    off += n + 1;
+    if (n >= 256) {
+      const std::size_t bulk = n & ~std::size_t{63};
+      std::memcpy(d, src, bulk);
+      d += bulk;
+      src += bulk;
+      n -= bulk;
+    }
+    for (; n >= 64; n -= 64, d += 64, src += 64) {
+      _mm512_storeu_si512(d, _mm512_loadu_si512(src));
+    }
+    const __mmask64 keep = (std::uint64_t{1} << n) - 1;
+    _mm512_storeu_si512(d, _mm512_maskz_loadu_epi8(keep, src));
+  }
+  *starts = static_cast<std::uint32_t>(off);
+}
 #pragma GCC pop_options
 #endif
 
@@ -493,6 +520,23 @@ bool find_triggers_on(prefilter_path path, const trigger_set& ts, std::string_vi
 void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
   static const prefilter_path best = best_prefilter_path();
   (void)find_triggers_on(best, ts, text, out);
+}
+
+void pack_cells(std::span<const std::string_view> cells, char* dst, std::uint32_t* starts) {
+#if defined(GH_DLP_AVX2)
+  if (cpu_has_avx512()) {
+    pack_cells_avx512(cells, dst, starts);
+    return;
+  }
+#endif
+  std::size_t off = 0;
+  for (const std::string_view c : cells) {
+    *starts++ = static_cast<std::uint32_t>(off);
+    if (!c.empty()) std::memcpy(dst + off, c.data(), c.size());
+    off += c.size();
+    dst[off++] = '\0';
+  }
+  *starts = static_cast<std::uint32_t>(off);
 }
 
 void find_triggers_portable(const trigger_set& ts, std::string_view text,

@@ -224,19 +224,9 @@ std::size_t scanner::scan(std::span<const std::string_view> cells, std::vector<f
       total += cells[j].size() + 1;
       ++j;
     }
-    if (st.buf.size() < total) st.buf.resize(total);
+    if (st.buf.size() < total + detail::pack_slack) st.buf.resize(total + detail::pack_slack);
     st.starts.resize(j - i + 1);
-    char* dst = st.buf.data();
-    std::uint32_t* starts = st.starts.data();
-    std::size_t off = 0;
-    for (std::size_t k = i; k < j; ++k) {
-      *starts++ = static_cast<std::uint32_t>(off);
-      const std::string_view c = cells[k];
-      if (!c.empty()) std::memcpy(dst + off, c.data(), c.size());
-      off += c.size();
-      dst[off++] = '\0';
-    }
-    *starts = static_cast<std::uint32_t>(off);
+    detail::pack_cells(cells.subspan(i, j - i), st.buf.data(), st.starts.data());
     i = j;
     st.data = st.buf.data();
     st.group_first = first;

@@ -5,6 +5,8 @@
 // on every length 0..200 with each trigger shape at every offset, for the AVX-512 and AVX2 paths
 // (when the CPU has them) and the portable path.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -257,6 +259,44 @@ TEST(Prefilter, FindsWhatItMust) {
     if (t.what < ts.literals.size() && ts.literals[t.what].text == "DL") ++dl;
   }
   EXPECT_EQ(dl, 1);
+}
+
+// pack_cells: cells of every length 0..200 ending right before an unreadable page (the vector
+// copy may read only the cell's own bytes), each followed by its NUL, offsets in starts.
+TEST(PackCells, EveryLengthEndingAtAGuardPage) {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* m = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  char* guard = static_cast<char*>(m) + page;
+  ASSERT_EQ(mprotect(guard, page, PROT_NONE), 0);
+  synth::rng r(23);
+  for (char* p = static_cast<char*>(m); p < guard; ++p) {
+    *p = static_cast<char>(r.uniform(1, 255));  // any byte but NUL
+  }
+  std::vector<char> buf;
+  std::vector<std::uint32_t> starts;
+  for (std::size_t n = 0; n <= 200; ++n) {
+    const std::string_view at_guard(guard - n, n);
+    const std::vector<std::string_view> cells = {
+        at_guard, std::string_view(guard - 70, 3), at_guard.substr(n / 2), std::string_view(),
+        at_guard};
+    std::string want;
+    for (auto c : cells) {
+      want += c;
+      want.push_back('\0');
+    }
+    buf.assign(want.size() + detail::pack_slack, '#');
+    starts.assign(cells.size() + 1, 0);
+    detail::pack_cells(cells, buf.data(), starts.data());
+    ASSERT_EQ(std::string_view(buf.data(), want.size()), want) << "n = " << n;
+    std::uint32_t off = 0;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+      EXPECT_EQ(starts[k], off) << "n = " << n << ", cell " << k;
+      off += static_cast<std::uint32_t>(cells[k].size() + 1);
+    }
+    EXPECT_EQ(starts[cells.size()], off) << "n = " << n;
+  }
+  munmap(m, 2 * page);
 }
 
 }  // namespace
