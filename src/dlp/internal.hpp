@@ -103,6 +103,18 @@ struct trigger_set {
   std::array<std::array<std::uint8_t, 256>, filter_bytes> byte_sets{};
   std::array<std::array<std::uint8_t, 32>, filter_bytes> nibbles{};  // [0,16) low, [16,32) high
 
+  // Filled by build() for the AVX-512 exact compare (prefilter.cpp): per bucket, its literals
+  // (at most row_literals, each at most 16 bytes; else `rows_ok` is false) as 16-byte lanes of
+  // qword pairs — bytes, case-fold bits (0x20 on caseless letters), bytes that count — so that
+  // one 16-byte load at a position, broadcast, compares with every literal of the bucket at once.
+  static constexpr std::size_t row_literals = 8;
+  struct literal_rows {
+    std::array<std::uint64_t, 2 * row_literals> value{}, fold{}, mask{};
+    std::array<std::uint16_t, row_literals> literal{};  // index into literals
+  };
+  std::array<literal_rows, max_buckets> rows{};
+  bool rows_ok = false;
+
   void add_literal(std::string text, bool caseless, bool word_bounds, check kind,
                    std::uint8_t label_len);
   void build();

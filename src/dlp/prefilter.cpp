@@ -58,10 +58,16 @@ struct block_masks {
 
 block_masks classify_portable(const char* p, const trigger_set& ts);
 
+void check_literals(const trigger_set& ts, const char* s, std::size_t n, std::size_t p,
+                    std::vector<trigger>& out);
+
 struct portable_classifier {
   const trigger_set* ts;
   explicit portable_classifier(const trigger_set& t) : ts(&t) {}
   block_masks operator()(const char* p) const { return classify_portable(p, *ts); }
+  void literals_at(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) const {
+    check_literals(*ts, s, n, p, out);
+  }
 };
 
 block_masks classify_portable(const char* p, const trigger_set& ts) {
@@ -246,7 +252,13 @@ struct avx2_classifier {
   bool literals;
   __m256i lo[trigger_set::filter_bytes], hi[trigger_set::filter_bytes];
 
-  explicit avx2_classifier(const trigger_set& t) : literals(!t.literals.empty()) {
+  const trigger_set* ts;
+
+  void literals_at(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) const {
+    check_literals(*ts, s, n, p, out);
+  }
+
+  explicit avx2_classifier(const trigger_set& t) : literals(!t.literals.empty()), ts(&t) {
     for (std::size_t k = 0; k < trigger_set::filter_bytes; ++k) {
       const auto* tk = reinterpret_cast<const __m128i*>(t.nibbles[k].data());
       lo[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128(tk));
@@ -337,7 +349,51 @@ struct avx512_classifier {
   __m512i cls_lo, cls_hi;  // class bits of bytes 0..63, 64..127
   __m512i lo[trigger_set::filter_bytes], hi[trigger_set::filter_bytes];  // bucket sets
 
-  explicit avx512_classifier(const trigger_set& t) : literals(!t.literals.empty()) {
+  const trigger_set* ts;
+
+  // The literals that start at p, by one compare per bucket row instead of a loop over the
+  // bucket's literals (check_literals near the end of the text, or for literal sets that do not
+  // fit the rows).
+  void literals_at(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) const {
+    if (!ts->rows_ok || p + 16 > n) {
+      check_literals(*ts, s, n, p, out);
+      return;
+    }
+    const auto* u = reinterpret_cast<const unsigned char*>(s + p);
+    unsigned buckets = ts->byte_sets[0][u[0]] & ts->byte_sets[1][u[1]] &
+                       ts->byte_sets[2][u[2]] & ts->byte_sets[3][u[3]];
+    if (buckets == 0) return;
+    // The 16 bytes at p in every 16-byte lane (two qword broadcasts: GCC 12 warns about
+    // _mm512_broadcast_i32x4 with -Wmaybe-uninitialized).
+    std::uint64_t q0, q1;
+    std::memcpy(&q0, s + p, 8);
+    std::memcpy(&q1, s + p + 8, 8);
+    const __m512i w = _mm512_mask_blend_epi64(0xAA, _mm512_set1_epi64(static_cast<long long>(q0)),
+                                              _mm512_set1_epi64(static_cast<long long>(q1)));
+    for (; buckets != 0; buckets &= buckets - 1) {
+      const trigger_set::literal_rows& r = ts->rows[static_cast<std::size_t>(__builtin_ctz(buckets))];
+      // ((w | fold) & mask) == value per qword; a literal matches when both of its qwords do.
+      const __mmask8 e0 = _mm512_cmpeq_epi64_mask(
+          _mm512_ternarylogic_epi64(w, _mm512_loadu_si512(r.fold.data()),
+                                    _mm512_loadu_si512(r.mask.data()), 0xA8),
+          _mm512_loadu_si512(r.value.data()));
+      const __mmask8 e1 = _mm512_cmpeq_epi64_mask(
+          _mm512_ternarylogic_epi64(w, _mm512_loadu_si512(r.fold.data() + 8),
+                                    _mm512_loadu_si512(r.mask.data() + 8), 0xA8),
+          _mm512_loadu_si512(r.value.data() + 8));
+      const unsigned e = static_cast<unsigned>(e0) | (static_cast<unsigned>(e1) << 8);
+      for (unsigned m = e & (e >> 1) & 0x5555u; m != 0; m &= m - 1) {
+        const std::uint16_t li = r.literal[static_cast<std::size_t>(__builtin_ctz(m)) / 2];
+        const literal_trigger& l = ts->literals[li];
+        const std::size_t len = l.text.size();
+        if (l.word_bounds && ((p > 0 && word(s[p - 1])) || (p + len < n && word(s[p + len]))))
+          continue;
+        out.push_back({static_cast<std::uint32_t>(p + len), li});
+      }
+    }
+  }
+
+  explicit avx512_classifier(const trigger_set& t) : literals(!t.literals.empty()), ts(&t) {
     alignas(64) std::uint8_t cls[128] = {};
     for (int c = 0; c < 128; ++c) {
       const char ch = static_cast<char>(c);
@@ -469,6 +525,25 @@ void trigger_set::build() {
   };
   for (std::size_t i = 0; i < literals.size(); ++i) {
     buckets[bucket_of(literals[i])].push_back(static_cast<std::uint16_t>(i));
+  }
+  rows_ok = true;
+  for (std::size_t b = 0; b < max_buckets; ++b) {
+    literal_rows& r = rows[b];
+    r = literal_rows{};
+    r.value.fill(1);  // unused slots: (x | 0) & 0 is never 1
+    if (buckets[b].size() > row_literals) rows_ok = false;
+    for (std::size_t j = 0; j < buckets[b].size() && j < row_literals; ++j) {
+      const literal_trigger& l = literals[buckets[b][j]];
+      r.literal[j] = buckets[b][j];
+      if (l.text.size() > 16) rows_ok = false;
+      r.value[2 * j] = r.value[2 * j + 1] = 0;
+      for (std::size_t i = 0; i < l.text.size() && i < 16; ++i) {
+        const std::size_t q = 2 * j + i / 8, sh = 8 * (i % 8);
+        r.value[q] |= std::uint64_t{static_cast<unsigned char>(l.text[i])} << sh;
+        r.mask[q] |= std::uint64_t{0xff} << sh;
+        if (l.caseless && alpha(l.text[i])) r.fold[q] |= std::uint64_t{0x20} << sh;
+      }
+    }
   }
   for (std::size_t b = 0; b < max_buckets; ++b) {
     const auto bit = static_cast<std::uint8_t>(1u << b);
