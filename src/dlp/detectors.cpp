@@ -519,8 +519,10 @@ bool run_sep(char c) { return c == ' ' || c == '.' || c == '-' || c == '(' || c 
 
 // The digit run around [.., e): digits joined by gaps of at most two separator characters —
 // the same shape the trigger pattern matches.
+constexpr std::size_t digit_run_limit = 96;
+
 void digit_run(std::string_view s, std::size_t e, std::size_t& rb, std::size_t& re) {
-  constexpr std::size_t max_run = 96;
+  constexpr std::size_t max_run = digit_run_limit;
   std::size_t b = e;
   while (b > 0 && e - b < max_run) {
     if (is_digit(s[b - 1])) {
@@ -557,12 +559,16 @@ bool on(const detail::sink& k, builtin b) {
 }
 
 void check_number(detail::sink& k, std::string_view s, std::size_t to) {
+  // Inside the last run, which was whole: digit_run from here finds that run again (the chain
+  // relation is symmetric and the length limit was not reached), so it has been validated.
+  if (k.run_cell == k.cell && k.run_whole && to > k.run_begin && to <= k.run_end) return;
   std::size_t rb = 0, re = 0;
   digit_run(s, to, rb, re);
   if (k.run_cell == k.cell && k.run_begin == rb && k.run_end == re) return;
   k.run_cell = k.cell;
   k.run_begin = static_cast<std::uint32_t>(rb);
   k.run_end = static_cast<std::uint32_t>(re);
+  k.run_whole = re - rb < digit_run_limit;  // neither scan in digit_run stopped at the limit
   span32 sp;
   // An international number starts with '+' just before the run (at most a '(' between), so
   // without one v_phone_intl cannot match anywhere in it.
@@ -626,13 +632,19 @@ bool v_email(std::string_view s, std::size_t to, span32& out) {
 
 // ---------------------------------------------------------------------------------- ipv6
 
-bool v_ipv6(std::string_view s, std::size_t to, span32& out) {
+// `span_b`/`span_e`: the hex/colon span around `to` the decision rests on; `whole` when neither
+// scan stopped at the length limit, so that any `to` inside it finds the same span (and answer).
+bool v_ipv6(std::string_view s, std::size_t to, span32& out, std::size_t& span_b,
+            std::size_t& span_e, bool& whole) {
   constexpr std::size_t max_len = 45;
   auto v6 = [](char c) { return is_hex(c) || c == ':'; };
   std::size_t b = to;
   while (b > 0 && v6(s[b - 1]) && to - b < max_len) --b;
   std::size_t e = to;
   while (e < s.size() && v6(s[e]) && e - b < max_len) ++e;
+  span_b = b;
+  span_e = e;
+  whole = (b == 0 || !v6(s[b - 1])) && (e == s.size() || !v6(s[e])) && e - b <= max_len;
   // An embedded IPv4 tail ("::ffff:10.1.2.3").
   if (e < s.size() && s[e] == '.') {
     std::size_t q = e;
@@ -666,6 +678,20 @@ bool v_ipv6(std::string_view s, std::size_t to, span32& out) {
   if (::inet_pton(AF_INET6, buf.data(), &addr) != 1) return false;
   out = {static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e)};
   return true;
+}
+
+void check_ipv6(detail::sink& k, std::string_view s, std::size_t to) {
+  // A trigger inside the last whole span was decided with it (a hit then was emitted already).
+  if (k.v6_cell == k.cell && to > k.v6_begin && to <= k.v6_end) return;
+  span32 sp;
+  std::size_t b = 0, e = 0;
+  bool whole = false;
+  if (v_ipv6(s, to, sp, b, e, whole)) emit(k, builtin::ipv6, sp);
+  if (whole) {
+    k.v6_cell = k.cell;
+    k.v6_begin = static_cast<std::uint32_t>(b);
+    k.v6_end = static_cast<std::uint32_t>(e);
+  }
 }
 
 // ---------------------------------------------------------------------------------- dates
@@ -1316,7 +1342,7 @@ void check_match(const compiled_pattern& p, sink& k, std::string_view s, std::ui
       if (v_email(s, to, sp)) emit(k, builtin::email, sp);
       return;
     case check::ipv6:
-      if (v_ipv6(s, to, sp)) emit(k, builtin::ipv6, sp);
+      check_ipv6(k, s, to);
       return;
     case check::address:
       if (v_address(s, to, sp)) emit(k, builtin::street_address, sp);

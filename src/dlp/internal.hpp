@@ -192,10 +192,17 @@ struct sink {
   std::vector<finding>* out = nullptr;
   std::uint32_t cell = 0;
   // The last digit run handled: the trigger reports once per digit group of a run, the run is
-  // validated once.
+  // validated once. `run_whole`: the run was not cut at its length limit, so every trigger
+  // inside it has this same run (and is skipped before the run is computed again).
   std::uint32_t run_cell = UINT32_MAX;
   std::uint32_t run_begin = 0;
   std::uint32_t run_end = 0;
+  bool run_whole = false;
+  // The last whole hex/colon span an IPv6 trigger was decided on ("10:30:45" has two triggers,
+  // an address up to eight): the other triggers inside it get the same answer.
+  std::uint32_t v6_cell = UINT32_MAX;
+  std::uint32_t v6_begin = 0;
+  std::uint32_t v6_end = 0;
 };
 
 // Validates a raw match ending at `to` (starting at `from` for SOM patterns) inside `cell` and

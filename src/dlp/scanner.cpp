@@ -208,6 +208,7 @@ std::size_t scanner::scan(std::span<const std::string_view> cells, std::vector<f
   st.sink.eng = &eng;
   st.sink.out = &out;
   st.sink.run_cell = UINT32_MAX;
+  st.sink.v6_cell = UINT32_MAX;
   st.rescan.clear();
   st.single = false;
 
