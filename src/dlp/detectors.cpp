@@ -574,11 +574,22 @@ void check_number(detail::sink& k, std::string_view s, std::size_t to) {
   // without one v_phone_intl cannot match anywhere in it.
   bool plus = false;
   for (std::size_t q = rb >= 3 ? rb - 3 : 0; q < rb; ++q) plus = plus || s[q] == '+';
+  // A card's groups (joined by one ' ' or '-') lie inside the run that holds them, so a whole
+  // run of fewer than 13 digits holds none: dates and times, doses, 10-digit ids and phone
+  // numbers skip v_card at each of their group ends.
+  bool card = on(k, builtin::payment_card);
+  if (card && k.run_whole) {
+    std::size_t run_digits = 0;
+    for (std::size_t q = rb; q < re; ++q) run_digits += is_digit(s[q]) ? 1 : 0;
+    card = run_digits >= 13;
+  }
   // Every digit-group end of the run may end a value: a run can hold several ("SSN 123-45-6789
-  // (555) 234-5678" is one run of 19 digits).
+  // (555) 234-5678" is one run of 19 digits). `d` counts the digits of the group ending at g (a
+  // run cut at the length limit may start inside a group).
+  std::size_t d = digits_before(s, rb);
   for (std::size_t g = rb + 1; g <= re; ++g) {
-    if (!is_digit(s[g - 1]) || (g < re && is_digit(s[g]))) continue;
-    std::size_t d = digits_before(s, g);
+    d = is_digit(s[g - 1]) ? d + 1 : 0;
+    if (d == 0 || (g < re && is_digit(s[g]))) continue;
     if (on(k, builtin::us_ssn) && (d == 4 || d == 9) &&
         (v_ssn_dashed(s, g, sp) || v_ssn_labelled(s, g, sp)))
       emit(k, builtin::us_ssn, sp);
@@ -587,7 +598,7 @@ void check_number(detail::sink& k, std::string_view s, std::size_t to) {
       emit(k, builtin::phone, sp);
     if (on(k, builtin::ipv4) && d <= 3 && v_ipv4(s, g, sp)) emit(k, builtin::ipv4, sp);
     if (on(k, builtin::npi) && d == 10 && v_npi(s, g, sp)) emit(k, builtin::npi, sp);
-    if (on(k, builtin::payment_card) && v_card(s, g, sp)) emit(k, builtin::payment_card, sp);
+    if (card && v_card(s, g, sp)) emit(k, builtin::payment_card, sp);
   }
   if (on(k, builtin::iban) && v_iban(s, rb, re, sp)) emit(k, builtin::iban, sp);
 }
