@@ -142,12 +142,14 @@ void find_triggers(const trigger_set& ts, std::string_view text, std::vector<tri
 void find_triggers_portable(const trigger_set& ts, std::string_view text,
                             std::vector<trigger>& out);
 
-// Copies cells into `dst` with a NUL after each and their offsets into `starts` (one more entry:
-// the total). May write up to pack_slack bytes past the total: `dst` must have that much more
-// room. Short cells (most of a result's) take one masked vector copy each where the CPU has
-// AVX-512, instead of a memcpy call.
+// Copies cells, in order, into `dst` from offset `off` with a NUL after each, as long as they
+// end by offset `room`; writes each one's offset into `starts` and the end after the last
+// (starts[count]); returns how many it copied. May write up to pack_slack bytes past `room`:
+// `dst` must have that much more. Short cells (most of a result's) take one masked vector copy
+// each where the CPU has AVX-512, instead of a memcpy call.
 inline constexpr std::size_t pack_slack = 64;
-void pack_cells(std::span<const std::string_view> cells, char* dst, std::uint32_t* starts);
+std::size_t pack_cells(std::span<const std::string_view> cells, char* dst, std::size_t off,
+                       std::size_t room, std::uint32_t* starts);
 
 // The prefilter's code paths, so tests and benchmarks can run each one the CPU has.
 enum class prefilter_path : std::uint8_t { portable, avx2, avx512 };

@@ -438,13 +438,14 @@ void run_avx512(const trigger_set& ts, std::string_view text, std::vector<trigge
 // A cell's last (or only) up to 63 bytes are read with a masked load, which reads (and can
 // fault on) only the bytes in the mask, and stored as a whole 64-byte vector: the cell's bytes,
 // then zeros, the first of which is the cell's NUL separator. The next cell overwrites the rest.
-void pack_cells_avx512(std::span<const std::string_view> cells, char* dst,
-                       std::uint32_t* starts) {
-  std::size_t off = 0;
+std::size_t pack_cells_avx512(std::span<const std::string_view> cells, char* dst,
+                              std::size_t off, std::size_t room, std::uint32_t* starts) {
+  std::size_t count = 0;
   for (const std::string_view c : cells) {
-    *starts++ = static_cast<std::uint32_t>(off);
     const char* src = c.data();
     std::size_t n = c.size();
+    if (off + n + 1 > room) break;
+    starts[count++] = static_cast<std::uint32_t>(off);
     char* d = dst + off;
     off += n + 1;
     if (n >= 256) {
@@ -460,7 +461,8 @@ void pack_cells_avx512(std::span<const std::string_view> cells, char* dst,
     const __mmask64 keep = (std::uint64_t{1} << n) - 1;
     _mm512_storeu_si512(d, _mm512_maskz_loadu_epi8(keep, src));
   }
-  *starts = static_cast<std::uint32_t>(off);
+  starts[count] = static_cast<std::uint32_t>(off);
+  return count;
 }
 #pragma GCC pop_options
 #endif
@@ -597,21 +599,21 @@ void find_triggers(const trigger_set& ts, std::string_view text, std::vector<tri
   (void)find_triggers_on(best, ts, text, out);
 }
 
-void pack_cells(std::span<const std::string_view> cells, char* dst, std::uint32_t* starts) {
+std::size_t pack_cells(std::span<const std::string_view> cells, char* dst, std::size_t off,
+                       std::size_t room, std::uint32_t* starts) {
 #if defined(GH_DLP_AVX2)
-  if (cpu_has_avx512()) {
-    pack_cells_avx512(cells, dst, starts);
-    return;
-  }
+  if (cpu_has_avx512()) return pack_cells_avx512(cells, dst, off, room, starts);
 #endif
-  std::size_t off = 0;
+  std::size_t count = 0;
   for (const std::string_view c : cells) {
-    *starts++ = static_cast<std::uint32_t>(off);
+    if (off + c.size() + 1 > room) break;
+    starts[count++] = static_cast<std::uint32_t>(off);
     if (!c.empty()) std::memcpy(dst + off, c.data(), c.size());
     off += c.size();
     dst[off++] = '\0';
   }
-  *starts = static_cast<std::uint32_t>(off);
+  starts[count] = static_cast<std::uint32_t>(off);
+  return count;
 }
 
 void find_triggers_portable(const trigger_set& ts, std::string_view text,

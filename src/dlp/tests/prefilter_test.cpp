@@ -287,7 +287,7 @@ TEST(PackCells, EveryLengthEndingAtAGuardPage) {
     }
     buf.assign(want.size() + detail::pack_slack, '#');
     starts.assign(cells.size() + 1, 0);
-    detail::pack_cells(cells, buf.data(), starts.data());
+    ASSERT_EQ(detail::pack_cells(cells, buf.data(), 0, want.size(), starts.data()), cells.size());
     ASSERT_EQ(std::string_view(buf.data(), want.size()), want) << "n = " << n;
     std::uint32_t off = 0;
     for (std::size_t k = 0; k < cells.size(); ++k) {
@@ -295,6 +295,17 @@ TEST(PackCells, EveryLengthEndingAtAGuardPage) {
       off += static_cast<std::uint32_t>(cells[k].size() + 1);
     }
     EXPECT_EQ(starts[cells.size()], off) << "n = " << n;
+    // With one byte less room the last cell stays out; writes stay within room + pack_slack.
+    buf.assign(want.size() - 1 + detail::pack_slack, '#');
+    ASSERT_EQ(detail::pack_cells(cells, buf.data(), 0, want.size() - 1, starts.data()),
+              cells.size() - 1);
+    EXPECT_EQ(starts[cells.size() - 1], want.size() - at_guard.size() - 1) << "n = " << n;
+    // From an offset, as the scanner continues a group after growing its buffer.
+    buf.assign(5 + want.size() + detail::pack_slack, '#');
+    ASSERT_EQ(detail::pack_cells(cells, buf.data(), 5, 5 + want.size(), starts.data()),
+              cells.size());
+    EXPECT_EQ(std::string_view(buf.data() + 5, want.size()), want) << "n = " << n;
+    EXPECT_EQ(starts[0], 5u);
   }
   munmap(m, 2 * page);
 }
