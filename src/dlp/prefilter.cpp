@@ -138,6 +138,54 @@ std::uint64_t fwd(std::uint64_t cur, std::uint64_t next, int k) {
   return (cur >> k) | (next << (64 - k));
 }
 
+// The masks the digit-chain candidates are computed from, per kind, for a chunk of blocks (see
+// prefilter_pass.inc): [0] the block before, [1, count] the blocks, [count + 1] the one after;
+// padded so that a vector path may load whole groups of 8 blocks.
+struct chain_masks {
+  static constexpr std::size_t pad = 8;
+  std::uint64_t d[64 + 2 + pad] = {}, s[64 + 2 + pad] = {}, dot[64 + 2 + pad] = {};
+};
+
+// What the candidates of a block need from the block before it.
+struct chain_carry {
+  std::uint64_t r = 0, a = 0, b = 0, dd = 0, x = 0;
+};
+
+// cand[k] for blocks 1..count of m: the bytes that end 9+ bytes of a digit chain (a chain of 9
+// digits spans at least that), or a dotted quad.
+void chain_candidates(const chain_masks& m, std::size_t count, std::uint64_t* cand,
+                      chain_carry& c) {
+  for (std::size_t k = 1; k <= count; ++k) {
+    const std::uint64_t d = m.d[k], sp = m.s[k], pd = m.d[k - 1], nd = m.d[k + 1];
+    // No digit in this block or within two bytes of it: no chain byte here (computing it
+    // would give zeros all through).
+    if ((d | (pd >> 62) | (nd << 62)) == 0) {
+      c = chain_carry{};
+      cand[k - 1] = 0;
+      continue;
+    }
+    const std::uint64_t dl1 = back(d, pd, 1), dl2 = back(d, pd, 2);
+    const std::uint64_t dr1 = fwd(d, nd, 1), dr2 = fwd(d, nd, 2);
+    // Separators inside a chain: one between two digits, or either of two between two digits.
+    const std::uint64_t single = sp & dl1 & dr1;
+    const std::uint64_t first_of_two = sp & fwd(sp, m.s[k + 1], 1) & dl1 & dr2;
+    const std::uint64_t second_of_two = sp & back(sp, m.s[k - 1], 1) & dl2 & dr1;
+    // r: bytes inside a chain; a run of set bits is exactly one chain.
+    const std::uint64_t r = d | single | first_of_two | second_of_two;
+    // Bit i set when bytes i-8..i all belong to a chain.
+    const std::uint64_t a = r & back(r, c.r, 1);
+    const std::uint64_t b2 = a & back(a, c.a, 2);
+    const std::uint64_t e4 = b2 & back(b2, c.b, 4);
+    const std::uint64_t long_chain = e4 & back(r, c.r, 8);
+    // A dot between digits with another 2-4 bytes before, twice over: a dotted quad.
+    const std::uint64_t dd = m.dot[k] & dl1 & dr1;
+    const std::uint64_t x = dd & (back(dd, c.dd, 2) | back(dd, c.dd, 3) | back(dd, c.dd, 4));
+    const std::uint64_t quad = x & (back(x, c.x, 2) | back(x, c.x, 3) | back(x, c.x, 4));
+    cand[k - 1] = long_chain | quad;
+    c = {r, a, b2, dd, x};
+  }
+}
+
 // A dotted quad ends at g (g just past its last digit): three dot-bounded groups of 1-3 digits
 // before g, and at least one digit before the first dot.
 bool quad_ends_at(const char* s, std::size_t g) {
@@ -343,6 +391,26 @@ namespace avx512_pass {
 #include "dlp/prefilter_pass.inc"
 }  // namespace avx512_pass
 
+// back/fwd per 64-bit lane (see chain_candidates), and the helpers of its vector version.
+// GCC 12 warns that the _mm512_undefined_epi32() inside its shift intrinsics may be used
+// uninitialized (a false positive: the unmasked forms never read it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <int K>
+__m512i back512(__m512i cur, __m512i prev) {
+  return _mm512_or_si512(_mm512_slli_epi64(cur, K), _mm512_srli_epi64(prev, 64 - K));
+}
+template <int K>
+__m512i fwd512(__m512i cur, __m512i next) {
+  return _mm512_or_si512(_mm512_srli_epi64(cur, K), _mm512_slli_epi64(next, 64 - K));
+}
+__m512i and3_512(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi64(a, b, c, 0x80); }
+__m512i or3_512(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi64(a, b, c, 0xFE); }
+// Lane j of the result is lane j - 1 of `cur`; lane 0 is the last lane of `before`.
+__m512i shift_in512(__m512i cur, __m512i before) { return _mm512_alignr_epi64(cur, before, 7); }
+__m512i ld512(const std::uint64_t* p) { return _mm512_loadu_si512(p); }
+#pragma GCC diagnostic pop
+
 struct avx512_classifier {
   static constexpr std::uint8_t c_digit = 1, c_sep = 2, c_dot = 4, c_special = 8;
   bool literals;
@@ -407,6 +475,58 @@ struct avx512_classifier {
       lo[k] = _mm512_loadu_si512(t.byte_sets[k].data());
       hi[k] = _mm512_loadu_si512(t.byte_sets[k].data() + 64);
     }
+  }
+
+  // chain_candidates for 8 blocks at a time, one per 64-bit lane: the same formulas, with
+  // "the block before / after" from the neighbouring lane (valignq) and, for the first lane,
+  // the carry from the previous group. A block far from digits needs no special case: its
+  // masks come out zero, as the scalar version's reset makes them.
+  void chain_candidates(const chain_masks& m, std::size_t count, std::uint64_t* cand,
+                        chain_carry& c) const {
+    __m512i rc = _mm512_set1_epi64(static_cast<long long>(c.r));
+    __m512i ac = _mm512_set1_epi64(static_cast<long long>(c.a));
+    __m512i bc = _mm512_set1_epi64(static_cast<long long>(c.b));
+    __m512i ddc = _mm512_set1_epi64(static_cast<long long>(c.dd));
+    __m512i xc = _mm512_set1_epi64(static_cast<long long>(c.x));
+    for (std::size_t k = 0; k < count; k += 8) {
+      const __m512i d = ld512(m.d + 1 + k), pd = ld512(m.d + k), nd = ld512(m.d + 2 + k);
+      const __m512i sp = ld512(m.s + 1 + k);
+      const __m512i dl1 = back512<1>(d, pd), dl2 = back512<2>(d, pd);
+      const __m512i dr1 = fwd512<1>(d, nd), dr2 = fwd512<2>(d, nd);
+      const __m512i single = and3_512(sp, dl1, dr1);
+      const __m512i first_of_two =
+          and3_512(and3_512(sp, fwd512<1>(sp, ld512(m.s + 2 + k)), dl1), dr2, dr2);
+      const __m512i second_of_two =
+          and3_512(and3_512(sp, back512<1>(sp, ld512(m.s + k)), dl2), dr1, dr1);
+      const __m512i r = _mm512_or_si512(or3_512(d, single, first_of_two), second_of_two);
+      const __m512i rp = shift_in512(r, rc);
+      const __m512i a = _mm512_and_si512(r, back512<1>(r, rp));
+      const __m512i b2 = _mm512_and_si512(a, back512<2>(a, shift_in512(a, ac)));
+      const __m512i e4 = _mm512_and_si512(b2, back512<4>(b2, shift_in512(b2, bc)));
+      const __m512i long_chain = _mm512_and_si512(e4, back512<8>(r, rp));
+      const __m512i dd = and3_512(ld512(m.dot + 1 + k), dl1, dr1);
+      const __m512i ddp = shift_in512(dd, ddc);
+      const __m512i x = _mm512_and_si512(
+          dd, or3_512(back512<2>(dd, ddp), back512<3>(dd, ddp), back512<4>(dd, ddp)));
+      const __m512i xp = shift_in512(x, xc);
+      const __m512i quad = _mm512_and_si512(
+          x, or3_512(back512<2>(x, xp), back512<3>(x, xp), back512<4>(x, xp)));
+      _mm512_storeu_si512(cand + k, _mm512_or_si512(long_chain, quad));
+      rc = r;
+      ac = a;
+      bc = b2;
+      ddc = dd;
+      xc = x;
+    }
+    // The carry is the last block's (lanes past `count` in the last group are padding).
+    alignas(64) std::uint64_t lanes[5][8];
+    _mm512_store_si512(lanes[0], rc);
+    _mm512_store_si512(lanes[1], ac);
+    _mm512_store_si512(lanes[2], bc);
+    _mm512_store_si512(lanes[3], ddc);
+    _mm512_store_si512(lanes[4], xc);
+    const std::size_t j = count == 0 ? 7 : (count - 1) % 8;
+    if (count > 0) c = {lanes[0][j], lanes[1][j], lanes[2][j], lanes[3][j], lanes[4][j]};
   }
 
   // p must have 67 readable bytes (the literal filter looks three bytes ahead).
