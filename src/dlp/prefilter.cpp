@@ -143,7 +143,8 @@ std::uint64_t fwd(std::uint64_t cur, std::uint64_t next, int k) {
 // padded so that a vector path may load whole groups of 8 blocks.
 struct chain_masks {
   static constexpr std::size_t pad = 8;
-  std::uint64_t d[64 + 2 + pad] = {}, s[64 + 2 + pad] = {}, dot[64 + 2 + pad] = {};
+  // Not zeroed as a whole (a scan may be one short cell): the pass sets the entries it reads.
+  std::uint64_t d[64 + 2 + pad], s[64 + 2 + pad], dot[64 + 2 + pad];
 };
 
 // What the candidates of a block need from the block before it.
@@ -462,15 +463,19 @@ struct avx512_classifier {
   }
 
   explicit avx512_classifier(const trigger_set& t) : literals(!t.literals.empty()), ts(&t) {
-    alignas(64) std::uint8_t cls[128] = {};
-    for (int c = 0; c < 128; ++c) {
-      const char ch = static_cast<char>(c);
-      cls[c] = static_cast<std::uint8_t>((digit(ch) ? c_digit : 0) | (sep(ch) ? c_sep : 0) |
-                                         (ch == '.' ? c_dot : 0) |
-                                         (ch == '@' || ch == ':' ? c_special : 0));
-    }
-    cls_lo = _mm512_load_si512(cls);
-    cls_hi = _mm512_load_si512(cls + 64);
+    // Built once: a classifier is constructed per find_triggers call, i.e. per scan, which
+    // may be a single short cell.
+    alignas(64) static constexpr std::array<std::uint8_t, 128> cls = [] {
+      std::array<std::uint8_t, 128> t{};
+      for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] |= c_digit;
+      for (char c : {' ', '.', '-', '(', ')'}) t[static_cast<std::size_t>(c)] |= c_sep;
+      t['.'] |= c_dot;
+      t['@'] |= c_special;
+      t[':'] |= c_special;
+      return t;
+    }();
+    cls_lo = _mm512_load_si512(cls.data());
+    cls_hi = _mm512_load_si512(cls.data() + 64);
     for (std::size_t k = 0; k < trigger_set::filter_bytes; ++k) {
       lo[k] = _mm512_loadu_si512(t.byte_sets[k].data());
       hi[k] = _mm512_loadu_si512(t.byte_sets[k].data() + 64);
