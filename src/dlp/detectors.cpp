@@ -519,8 +519,10 @@ bool run_sep(char c) { return c == ' ' || c == '.' || c == '-' || c == '(' || c 
 
 // The digit run around [.., e): digits joined by gaps of at most two separator characters —
 // the same shape the trigger pattern matches.
+constexpr std::size_t digit_run_limit = 96;
+
 void digit_run(std::string_view s, std::size_t e, std::size_t& rb, std::size_t& re) {
-  constexpr std::size_t max_run = 96;
+  constexpr std::size_t max_run = digit_run_limit;
   std::size_t b = e;
   while (b > 0 && e - b < max_run) {
     if (is_digit(s[b - 1])) {
@@ -557,22 +559,37 @@ bool on(const detail::sink& k, builtin b) {
 }
 
 void check_number(detail::sink& k, std::string_view s, std::size_t to) {
+  // Inside the last run, which was whole: digit_run from here finds that run again (the chain
+  // relation is symmetric and the length limit was not reached), so it has been validated.
+  if (k.run_cell == k.cell && k.run_whole && to > k.run_begin && to <= k.run_end) return;
   std::size_t rb = 0, re = 0;
   digit_run(s, to, rb, re);
   if (k.run_cell == k.cell && k.run_begin == rb && k.run_end == re) return;
   k.run_cell = k.cell;
   k.run_begin = static_cast<std::uint32_t>(rb);
   k.run_end = static_cast<std::uint32_t>(re);
+  k.run_whole = re - rb < digit_run_limit;  // neither scan in digit_run stopped at the limit
   span32 sp;
   // An international number starts with '+' just before the run (at most a '(' between), so
   // without one v_phone_intl cannot match anywhere in it.
   bool plus = false;
   for (std::size_t q = rb >= 3 ? rb - 3 : 0; q < rb; ++q) plus = plus || s[q] == '+';
+  // A card's groups (joined by one ' ' or '-') lie inside the run that holds them, so a whole
+  // run of fewer than 13 digits holds none: dates and times, doses, 10-digit ids and phone
+  // numbers skip v_card at each of their group ends.
+  bool card = on(k, builtin::payment_card);
+  if (card && k.run_whole) {
+    std::size_t run_digits = 0;
+    for (std::size_t q = rb; q < re; ++q) run_digits += is_digit(s[q]) ? 1 : 0;
+    card = run_digits >= 13;
+  }
   // Every digit-group end of the run may end a value: a run can hold several ("SSN 123-45-6789
-  // (555) 234-5678" is one run of 19 digits).
+  // (555) 234-5678" is one run of 19 digits). `d` counts the digits of the group ending at g (a
+  // run cut at the length limit may start inside a group).
+  std::size_t d = digits_before(s, rb);
   for (std::size_t g = rb + 1; g <= re; ++g) {
-    if (!is_digit(s[g - 1]) || (g < re && is_digit(s[g]))) continue;
-    std::size_t d = digits_before(s, g);
+    d = is_digit(s[g - 1]) ? d + 1 : 0;
+    if (d == 0 || (g < re && is_digit(s[g]))) continue;
     if (on(k, builtin::us_ssn) && (d == 4 || d == 9) &&
         (v_ssn_dashed(s, g, sp) || v_ssn_labelled(s, g, sp)))
       emit(k, builtin::us_ssn, sp);
@@ -581,7 +598,7 @@ void check_number(detail::sink& k, std::string_view s, std::size_t to) {
       emit(k, builtin::phone, sp);
     if (on(k, builtin::ipv4) && d <= 3 && v_ipv4(s, g, sp)) emit(k, builtin::ipv4, sp);
     if (on(k, builtin::npi) && d == 10 && v_npi(s, g, sp)) emit(k, builtin::npi, sp);
-    if (on(k, builtin::payment_card) && v_card(s, g, sp)) emit(k, builtin::payment_card, sp);
+    if (card && v_card(s, g, sp)) emit(k, builtin::payment_card, sp);
   }
   if (on(k, builtin::iban) && v_iban(s, rb, re, sp)) emit(k, builtin::iban, sp);
 }
@@ -626,13 +643,19 @@ bool v_email(std::string_view s, std::size_t to, span32& out) {
 
 // ---------------------------------------------------------------------------------- ipv6
 
-bool v_ipv6(std::string_view s, std::size_t to, span32& out) {
+// `span_b`/`span_e`: the hex/colon span around `to` the decision rests on; `whole` when neither
+// scan stopped at the length limit, so that any `to` inside it finds the same span (and answer).
+bool v_ipv6(std::string_view s, std::size_t to, span32& out, std::size_t& span_b,
+            std::size_t& span_e, bool& whole) {
   constexpr std::size_t max_len = 45;
   auto v6 = [](char c) { return is_hex(c) || c == ':'; };
   std::size_t b = to;
   while (b > 0 && v6(s[b - 1]) && to - b < max_len) --b;
   std::size_t e = to;
   while (e < s.size() && v6(s[e]) && e - b < max_len) ++e;
+  span_b = b;
+  span_e = e;
+  whole = (b == 0 || !v6(s[b - 1])) && (e == s.size() || !v6(s[e])) && e - b <= max_len;
   // An embedded IPv4 tail ("::ffff:10.1.2.3").
   if (e < s.size() && s[e] == '.') {
     std::size_t q = e;
@@ -666,6 +689,20 @@ bool v_ipv6(std::string_view s, std::size_t to, span32& out) {
   if (::inet_pton(AF_INET6, buf.data(), &addr) != 1) return false;
   out = {static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e)};
   return true;
+}
+
+void check_ipv6(detail::sink& k, std::string_view s, std::size_t to) {
+  // A trigger inside the last whole span was decided with it (a hit then was emitted already).
+  if (k.v6_cell == k.cell && to > k.v6_begin && to <= k.v6_end) return;
+  span32 sp;
+  std::size_t b = 0, e = 0;
+  bool whole = false;
+  if (v_ipv6(s, to, sp, b, e, whole)) emit(k, builtin::ipv6, sp);
+  if (whole) {
+    k.v6_cell = k.cell;
+    k.v6_begin = static_cast<std::uint32_t>(b);
+    k.v6_end = static_cast<std::uint32_t>(e);
+  }
 }
 
 // ---------------------------------------------------------------------------------- dates
@@ -1316,7 +1353,7 @@ void check_match(const compiled_pattern& p, sink& k, std::string_view s, std::ui
       if (v_email(s, to, sp)) emit(k, builtin::email, sp);
       return;
     case check::ipv6:
-      if (v_ipv6(s, to, sp)) emit(k, builtin::ipv6, sp);
+      check_ipv6(k, s, to);
       return;
     case check::address:
       if (v_address(s, to, sp)) emit(k, builtin::street_address, sp);

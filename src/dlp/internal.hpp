@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +103,18 @@ struct trigger_set {
   std::array<std::array<std::uint8_t, 256>, filter_bytes> byte_sets{};
   std::array<std::array<std::uint8_t, 32>, filter_bytes> nibbles{};  // [0,16) low, [16,32) high
 
+  // Filled by build() for the AVX-512 exact compare (prefilter.cpp): per bucket, its literals
+  // (at most row_literals, each at most 16 bytes; else `rows_ok` is false) as 16-byte lanes of
+  // qword pairs — bytes, case-fold bits (0x20 on caseless letters), bytes that count — so that
+  // one 16-byte load at a position, broadcast, compares with every literal of the bucket at once.
+  static constexpr std::size_t row_literals = 8;
+  struct literal_rows {
+    std::array<std::uint64_t, 2 * row_literals> value{}, fold{}, mask{};
+    std::array<std::uint16_t, row_literals> literal{};  // index into literals
+  };
+  std::array<literal_rows, max_buckets> rows{};
+  bool rows_ok = false;
+
   void add_literal(std::string text, bool caseless, bool word_bounds, check kind,
                    std::uint8_t label_len);
   void build();
@@ -122,11 +135,28 @@ struct reference_pattern {
 };
 [[nodiscard]] std::vector<reference_pattern> reference_patterns(const trigger_set& ts);
 
-// Appends every trigger in `text` (in no particular order). Uses AVX2 when the CPU has it.
+// Appends every trigger in `text` (in no particular order). Uses the best vector path the CPU
+// has (AVX-512BW+VBMI, AVX2, else portable), chosen once at run time.
 void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out);
 // The portable path (no AVX2), for tests on machines that have AVX2.
 void find_triggers_portable(const trigger_set& ts, std::string_view text,
                             std::vector<trigger>& out);
+
+// Copies cells, in order, into `dst` from offset `off` with a NUL after each, as long as they
+// end by offset `room`; writes each one's offset into `starts` and the end after the last
+// (starts[count]); returns how many it copied. May write up to pack_slack bytes past `room`:
+// `dst` must have that much more. Short cells (most of a result's) take one masked vector copy
+// each where the CPU has AVX-512, instead of a memcpy call.
+inline constexpr std::size_t pack_slack = 64;
+std::size_t pack_cells(std::span<const std::string_view> cells, char* dst, std::size_t off,
+                       std::size_t room, std::uint32_t* starts);
+
+// The prefilter's code paths, so tests and benchmarks can run each one the CPU has.
+enum class prefilter_path : std::uint8_t { portable, avx2, avx512 };
+[[nodiscard]] prefilter_path best_prefilter_path();
+// find_triggers() on one path; false (and nothing appended) when the CPU lacks it.
+bool find_triggers_on(prefilter_path path, const trigger_set& ts, std::string_view text,
+                      std::vector<trigger>& out);
 
 struct compiled_pattern {
   std::uint16_t detector = 0;  // for som_whole; built-in triggers emit via builtin_index
@@ -164,10 +194,17 @@ struct sink {
   std::vector<finding>* out = nullptr;
   std::uint32_t cell = 0;
   // The last digit run handled: the trigger reports once per digit group of a run, the run is
-  // validated once.
+  // validated once. `run_whole`: the run was not cut at its length limit, so every trigger
+  // inside it has this same run (and is skipped before the run is computed again).
   std::uint32_t run_cell = UINT32_MAX;
   std::uint32_t run_begin = 0;
   std::uint32_t run_end = 0;
+  bool run_whole = false;
+  // The last whole hex/colon span an IPv6 trigger was decided on ("10:30:45" has two triggers,
+  // an address up to eight): the other triggers inside it get the same answer.
+  std::uint32_t v6_cell = UINT32_MAX;
+  std::uint32_t v6_begin = 0;
+  std::uint32_t v6_end = 0;
 };
 
 // Validates a raw match ending at `to` (starting at `from` for SOM patterns) inside `cell` and

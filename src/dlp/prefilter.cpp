@@ -13,8 +13,9 @@
 // reference_patterns() report (dlp_test checks this on random and synthetic text), so the
 // validators see the same calls as before.
 //
-// AVX2 is used when the CPU has it (runtime check); otherwise a portable path computes the same
-// masks (SSE2 where available) and filters literals with exact per-byte tables.
+// AVX-512 (BW + VBMI) or AVX2 is used when the CPU has it (runtime check); otherwise a portable
+// path computes the same masks (SSE2 where available) and filters literals with exact per-byte
+// tables.
 #include <algorithm>
 #include <cstring>
 
@@ -23,7 +24,8 @@
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
-// The AVX2 path relies on GCC's `#pragma GCC target`; other compilers get the portable path.
+// The AVX2 and AVX-512 paths rely on GCC's `#pragma GCC target`; other compilers get the
+// portable path.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GH_DLP_AVX2 1
 #endif
@@ -56,10 +58,16 @@ struct block_masks {
 
 block_masks classify_portable(const char* p, const trigger_set& ts);
 
+void check_literals(const trigger_set& ts, const char* s, std::size_t n, std::size_t p,
+                    std::vector<trigger>& out);
+
 struct portable_classifier {
   const trigger_set* ts;
   explicit portable_classifier(const trigger_set& t) : ts(&t) {}
   block_masks operator()(const char* p) const { return classify_portable(p, *ts); }
+  void literals_at(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) const {
+    check_literals(*ts, s, n, p, out);
+  }
 };
 
 block_masks classify_portable(const char* p, const trigger_set& ts) {
@@ -128,6 +136,55 @@ std::uint64_t back(std::uint64_t cur, std::uint64_t prev, int k) {
 }
 std::uint64_t fwd(std::uint64_t cur, std::uint64_t next, int k) {
   return (cur >> k) | (next << (64 - k));
+}
+
+// The masks the digit-chain candidates are computed from, per kind, for a chunk of blocks (see
+// prefilter_pass.inc): [0] the block before, [1, count] the blocks, [count + 1] the one after;
+// padded so that a vector path may load whole groups of 8 blocks.
+struct chain_masks {
+  static constexpr std::size_t pad = 8;
+  // Not zeroed as a whole (a scan may be one short cell): the pass sets the entries it reads.
+  std::uint64_t d[64 + 2 + pad], s[64 + 2 + pad], dot[64 + 2 + pad];
+};
+
+// What the candidates of a block need from the block before it.
+struct chain_carry {
+  std::uint64_t r = 0, a = 0, b = 0, dd = 0, x = 0;
+};
+
+// cand[k] for blocks 1..count of m: the bytes that end 9+ bytes of a digit chain (a chain of 9
+// digits spans at least that), or a dotted quad.
+void chain_candidates(const chain_masks& m, std::size_t count, std::uint64_t* cand,
+                      chain_carry& c) {
+  for (std::size_t k = 1; k <= count; ++k) {
+    const std::uint64_t d = m.d[k], sp = m.s[k], pd = m.d[k - 1], nd = m.d[k + 1];
+    // No digit in this block or within two bytes of it: no chain byte here (computing it
+    // would give zeros all through).
+    if ((d | (pd >> 62) | (nd << 62)) == 0) {
+      c = chain_carry{};
+      cand[k - 1] = 0;
+      continue;
+    }
+    const std::uint64_t dl1 = back(d, pd, 1), dl2 = back(d, pd, 2);
+    const std::uint64_t dr1 = fwd(d, nd, 1), dr2 = fwd(d, nd, 2);
+    // Separators inside a chain: one between two digits, or either of two between two digits.
+    const std::uint64_t single = sp & dl1 & dr1;
+    const std::uint64_t first_of_two = sp & fwd(sp, m.s[k + 1], 1) & dl1 & dr2;
+    const std::uint64_t second_of_two = sp & back(sp, m.s[k - 1], 1) & dl2 & dr1;
+    // r: bytes inside a chain; a run of set bits is exactly one chain.
+    const std::uint64_t r = d | single | first_of_two | second_of_two;
+    // Bit i set when bytes i-8..i all belong to a chain.
+    const std::uint64_t a = r & back(r, c.r, 1);
+    const std::uint64_t b2 = a & back(a, c.a, 2);
+    const std::uint64_t e4 = b2 & back(b2, c.b, 4);
+    const std::uint64_t long_chain = e4 & back(r, c.r, 8);
+    // A dot between digits with another 2-4 bytes before, twice over: a dotted quad.
+    const std::uint64_t dd = m.dot[k] & dl1 & dr1;
+    const std::uint64_t x = dd & (back(dd, c.dd, 2) | back(dd, c.dd, 3) | back(dd, c.dd, 4));
+    const std::uint64_t quad = x & (back(x, c.x, 2) | back(x, c.x, 3) | back(x, c.x, 4));
+    cand[k - 1] = long_chain | quad;
+    c = {r, a, b2, dd, x};
+  }
 }
 
 // A dotted quad ends at g (g just past its last digit): three dot-bounded groups of 1-3 digits
@@ -244,7 +301,13 @@ struct avx2_classifier {
   bool literals;
   __m256i lo[trigger_set::filter_bytes], hi[trigger_set::filter_bytes];
 
-  explicit avx2_classifier(const trigger_set& t) : literals(!t.literals.empty()) {
+  const trigger_set* ts;
+
+  void literals_at(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) const {
+    check_literals(*ts, s, n, p, out);
+  }
+
+  explicit avx2_classifier(const trigger_set& t) : literals(!t.literals.empty()), ts(&t) {
     for (std::size_t k = 0; k < trigger_set::filter_bytes; ++k) {
       const auto* tk = reinterpret_cast<const __m128i*>(t.nibbles[k].data());
       lo[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128(tk));
@@ -302,6 +365,229 @@ struct avx2_classifier {
 
 void run_avx2(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
   avx2_pass::run(avx2_classifier(ts), ts, text, out);
+}
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------------------------- AVX-512
+
+// AVX-512BW with VBMI: a whole block per compare, masks straight into k registers (no
+// movemask/join), and every byte classified by one 128-entry table lookup (vpermi2b) instead of
+// a compare per class. The literal filter looks bytes up in the exact per-byte bucket tables
+// (byte_sets) the same way, which also spares the nibble tables' cross-combinations. vpermi2b
+// reads the low 7 bits of an index byte: bytes >= 0x80 are masked out of the classes (none of
+// them is a digit, separator, '@' or ':') and may pass the literal filter like their low 7
+// bits, which check_literals then rejects (a superset filter is all it needs to be).
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0 && __builtin_cpu_supports("avx512bw") != 0 &&
+           __builtin_cpu_supports("avx512vbmi") != 0;
+  }();
+  return has;
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512bw,avx512vbmi")
+namespace avx512_pass {
+#include "dlp/prefilter_pass.inc"
+}  // namespace avx512_pass
+
+// back/fwd per 64-bit lane (see chain_candidates), and the helpers of its vector version.
+// GCC 12 warns that the _mm512_undefined_epi32() inside its shift intrinsics may be used
+// uninitialized (a false positive: the unmasked forms never read it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <int K>
+__m512i back512(__m512i cur, __m512i prev) {
+  return _mm512_or_si512(_mm512_slli_epi64(cur, K), _mm512_srli_epi64(prev, 64 - K));
+}
+template <int K>
+__m512i fwd512(__m512i cur, __m512i next) {
+  return _mm512_or_si512(_mm512_srli_epi64(cur, K), _mm512_slli_epi64(next, 64 - K));
+}
+__m512i and3_512(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi64(a, b, c, 0x80); }
+__m512i or3_512(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi64(a, b, c, 0xFE); }
+// Lane j of the result is lane j - 1 of `cur`; lane 0 is the last lane of `before`.
+__m512i shift_in512(__m512i cur, __m512i before) { return _mm512_alignr_epi64(cur, before, 7); }
+__m512i ld512(const std::uint64_t* p) { return _mm512_loadu_si512(p); }
+#pragma GCC diagnostic pop
+
+struct avx512_classifier {
+  static constexpr std::uint8_t c_digit = 1, c_sep = 2, c_dot = 4, c_special = 8;
+  bool literals;
+  __m512i cls_lo, cls_hi;  // class bits of bytes 0..63, 64..127
+  __m512i lo[trigger_set::filter_bytes], hi[trigger_set::filter_bytes];  // bucket sets
+
+  const trigger_set* ts;
+
+  // The literals that start at p, by one compare per bucket row instead of a loop over the
+  // bucket's literals (check_literals near the end of the text, or for literal sets that do not
+  // fit the rows).
+  void literals_at(const char* s, std::size_t n, std::size_t p, std::vector<trigger>& out) const {
+    if (!ts->rows_ok || p + 16 > n) {
+      check_literals(*ts, s, n, p, out);
+      return;
+    }
+    const auto* u = reinterpret_cast<const unsigned char*>(s + p);
+    unsigned buckets = ts->byte_sets[0][u[0]] & ts->byte_sets[1][u[1]] &
+                       ts->byte_sets[2][u[2]] & ts->byte_sets[3][u[3]];
+    if (buckets == 0) return;
+    // The 16 bytes at p in every 16-byte lane (two qword broadcasts: GCC 12 warns about
+    // _mm512_broadcast_i32x4 with -Wmaybe-uninitialized).
+    std::uint64_t q0, q1;
+    std::memcpy(&q0, s + p, 8);
+    std::memcpy(&q1, s + p + 8, 8);
+    const __m512i w = _mm512_mask_blend_epi64(0xAA, _mm512_set1_epi64(static_cast<long long>(q0)),
+                                              _mm512_set1_epi64(static_cast<long long>(q1)));
+    for (; buckets != 0; buckets &= buckets - 1) {
+      const trigger_set::literal_rows& r = ts->rows[static_cast<std::size_t>(__builtin_ctz(buckets))];
+      // ((w | fold) & mask) == value per qword; a literal matches when both of its qwords do.
+      const __mmask8 e0 = _mm512_cmpeq_epi64_mask(
+          _mm512_ternarylogic_epi64(w, _mm512_loadu_si512(r.fold.data()),
+                                    _mm512_loadu_si512(r.mask.data()), 0xA8),
+          _mm512_loadu_si512(r.value.data()));
+      const __mmask8 e1 = _mm512_cmpeq_epi64_mask(
+          _mm512_ternarylogic_epi64(w, _mm512_loadu_si512(r.fold.data() + 8),
+                                    _mm512_loadu_si512(r.mask.data() + 8), 0xA8),
+          _mm512_loadu_si512(r.value.data() + 8));
+      const unsigned e = static_cast<unsigned>(e0) | (static_cast<unsigned>(e1) << 8);
+      for (unsigned m = e & (e >> 1) & 0x5555u; m != 0; m &= m - 1) {
+        const std::uint16_t li = r.literal[static_cast<std::size_t>(__builtin_ctz(m)) / 2];
+        const literal_trigger& l = ts->literals[li];
+        const std::size_t len = l.text.size();
+        if (l.word_bounds && ((p > 0 && word(s[p - 1])) || (p + len < n && word(s[p + len]))))
+          continue;
+        out.push_back({static_cast<std::uint32_t>(p + len), li});
+      }
+    }
+  }
+
+  explicit avx512_classifier(const trigger_set& t) : literals(!t.literals.empty()), ts(&t) {
+    // Built once: a classifier is constructed per find_triggers call, i.e. per scan, which
+    // may be a single short cell.
+    alignas(64) static constexpr std::array<std::uint8_t, 128> cls = [] {
+      std::array<std::uint8_t, 128> t{};
+      for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] |= c_digit;
+      for (char c : {' ', '.', '-', '(', ')'}) t[static_cast<std::size_t>(c)] |= c_sep;
+      t['.'] |= c_dot;
+      t['@'] |= c_special;
+      t[':'] |= c_special;
+      return t;
+    }();
+    cls_lo = _mm512_load_si512(cls.data());
+    cls_hi = _mm512_load_si512(cls.data() + 64);
+    for (std::size_t k = 0; k < trigger_set::filter_bytes; ++k) {
+      lo[k] = _mm512_loadu_si512(t.byte_sets[k].data());
+      hi[k] = _mm512_loadu_si512(t.byte_sets[k].data() + 64);
+    }
+  }
+
+  // chain_candidates for 8 blocks at a time, one per 64-bit lane: the same formulas, with
+  // "the block before / after" from the neighbouring lane (valignq) and, for the first lane,
+  // the carry from the previous group. A block far from digits needs no special case: its
+  // masks come out zero, as the scalar version's reset makes them.
+  void chain_candidates(const chain_masks& m, std::size_t count, std::uint64_t* cand,
+                        chain_carry& c) const {
+    __m512i rc = _mm512_set1_epi64(static_cast<long long>(c.r));
+    __m512i ac = _mm512_set1_epi64(static_cast<long long>(c.a));
+    __m512i bc = _mm512_set1_epi64(static_cast<long long>(c.b));
+    __m512i ddc = _mm512_set1_epi64(static_cast<long long>(c.dd));
+    __m512i xc = _mm512_set1_epi64(static_cast<long long>(c.x));
+    for (std::size_t k = 0; k < count; k += 8) {
+      const __m512i d = ld512(m.d + 1 + k), pd = ld512(m.d + k), nd = ld512(m.d + 2 + k);
+      const __m512i sp = ld512(m.s + 1 + k);
+      const __m512i dl1 = back512<1>(d, pd), dl2 = back512<2>(d, pd);
+      const __m512i dr1 = fwd512<1>(d, nd), dr2 = fwd512<2>(d, nd);
+      const __m512i single = and3_512(sp, dl1, dr1);
+      const __m512i first_of_two =
+          and3_512(and3_512(sp, fwd512<1>(sp, ld512(m.s + 2 + k)), dl1), dr2, dr2);
+      const __m512i second_of_two =
+          and3_512(and3_512(sp, back512<1>(sp, ld512(m.s + k)), dl2), dr1, dr1);
+      const __m512i r = _mm512_or_si512(or3_512(d, single, first_of_two), second_of_two);
+      const __m512i rp = shift_in512(r, rc);
+      const __m512i a = _mm512_and_si512(r, back512<1>(r, rp));
+      const __m512i b2 = _mm512_and_si512(a, back512<2>(a, shift_in512(a, ac)));
+      const __m512i e4 = _mm512_and_si512(b2, back512<4>(b2, shift_in512(b2, bc)));
+      const __m512i long_chain = _mm512_and_si512(e4, back512<8>(r, rp));
+      const __m512i dd = and3_512(ld512(m.dot + 1 + k), dl1, dr1);
+      const __m512i ddp = shift_in512(dd, ddc);
+      const __m512i x = _mm512_and_si512(
+          dd, or3_512(back512<2>(dd, ddp), back512<3>(dd, ddp), back512<4>(dd, ddp)));
+      const __m512i xp = shift_in512(x, xc);
+      const __m512i quad = _mm512_and_si512(
+          x, or3_512(back512<2>(x, xp), back512<3>(x, xp), back512<4>(x, xp)));
+      _mm512_storeu_si512(cand + k, _mm512_or_si512(long_chain, quad));
+      rc = r;
+      ac = a;
+      bc = b2;
+      ddc = dd;
+      xc = x;
+    }
+    // The carry is the last block's (lanes past `count` in the last group are padding).
+    alignas(64) std::uint64_t lanes[5][8];
+    _mm512_store_si512(lanes[0], rc);
+    _mm512_store_si512(lanes[1], ac);
+    _mm512_store_si512(lanes[2], bc);
+    _mm512_store_si512(lanes[3], ddc);
+    _mm512_store_si512(lanes[4], xc);
+    const std::size_t j = count == 0 ? 7 : (count - 1) % 8;
+    if (count > 0) c = {lanes[0][j], lanes[1][j], lanes[2][j], lanes[3][j], lanes[4][j]};
+  }
+
+  // p must have 67 readable bytes (the literal filter looks three bytes ahead).
+  block_masks operator()(const char* p) const {
+    block_masks m;
+    const __m512i v = _mm512_loadu_si512(p);
+    const __mmask64 ascii = ~_mm512_movepi8_mask(v);
+    const __m512i c = _mm512_permutex2var_epi8(cls_lo, v, cls_hi);
+    m.d = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_digit));
+    m.s = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_sep));
+    m.dot = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_dot));
+    m.special = _mm512_mask_test_epi8_mask(ascii, c, _mm512_set1_epi8(c_special));
+    if (literals) {
+      const __m512i f0 = _mm512_permutex2var_epi8(lo[0], v, hi[0]);
+      const __m512i f1 = _mm512_permutex2var_epi8(lo[1], _mm512_loadu_si512(p + 1), hi[1]);
+      const __m512i f2 = _mm512_permutex2var_epi8(lo[2], _mm512_loadu_si512(p + 2), hi[2]);
+      const __m512i f3 = _mm512_permutex2var_epi8(lo[3], _mm512_loadu_si512(p + 3), hi[3]);
+      const __m512i a = _mm512_ternarylogic_epi32(f0, f1, f2, 0x80);  // f0 & f1 & f2
+      m.lit = _mm512_test_epi8_mask(a, f3);
+    }
+    return m;
+  }
+};
+
+void run_avx512(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+  avx512_pass::run(avx512_classifier(ts), ts, text, out);
+}
+
+// A cell's last (or only) up to 63 bytes are read with a masked load, which reads (and can
+// fault on) only the bytes in the mask, and stored as a whole 64-byte vector: the cell's bytes,
+// then zeros, the first of which is the cell's NUL separator. The next cell overwrites the rest.
+std::size_t pack_cells_avx512(std::span<const std::string_view> cells, char* dst,
+                              std::size_t off, std::size_t room, std::uint32_t* starts) {
+  std::size_t count = 0;
+  for (const std::string_view c : cells) {
+    const char* src = c.data();
+    std::size_t n = c.size();
+    if (off + n + 1 > room) break;
+    starts[count++] = static_cast<std::uint32_t>(off);
+    char* d = dst + off;
+    off += n + 1;
+    if (n >= 256) {
+      const std::size_t bulk = n & ~std::size_t{63};
+      std::memcpy(d, src, bulk);
+      d += bulk;
+      src += bulk;
+      n -= bulk;
+    }
+    for (; n >= 64; n -= 64, d += 64, src += 64) {
+      _mm512_storeu_si512(d, _mm512_loadu_si512(src));
+    }
+    const __mmask64 keep = (std::uint64_t{1} << n) - 1;
+    _mm512_storeu_si512(d, _mm512_maskz_loadu_epi8(keep, src));
+  }
+  starts[count] = static_cast<std::uint32_t>(off);
+  return count;
 }
 #pragma GCC pop_options
 #endif
@@ -367,6 +653,25 @@ void trigger_set::build() {
   for (std::size_t i = 0; i < literals.size(); ++i) {
     buckets[bucket_of(literals[i])].push_back(static_cast<std::uint16_t>(i));
   }
+  rows_ok = true;
+  for (std::size_t b = 0; b < max_buckets; ++b) {
+    literal_rows& r = rows[b];
+    r = literal_rows{};
+    r.value.fill(1);  // unused slots: (x | 0) & 0 is never 1
+    if (buckets[b].size() > row_literals) rows_ok = false;
+    for (std::size_t j = 0; j < buckets[b].size() && j < row_literals; ++j) {
+      const literal_trigger& l = literals[buckets[b][j]];
+      r.literal[j] = buckets[b][j];
+      if (l.text.size() > 16) rows_ok = false;
+      r.value[2 * j] = r.value[2 * j + 1] = 0;
+      for (std::size_t i = 0; i < l.text.size() && i < 16; ++i) {
+        const std::size_t q = 2 * j + i / 8, sh = 8 * (i % 8);
+        r.value[q] |= std::uint64_t{static_cast<unsigned char>(l.text[i])} << sh;
+        r.mask[q] |= std::uint64_t{0xff} << sh;
+        if (l.caseless && alpha(l.text[i])) r.fold[q] |= std::uint64_t{0x20} << sh;
+      }
+    }
+  }
   for (std::size_t b = 0; b < max_buckets; ++b) {
     const auto bit = static_cast<std::uint8_t>(1u << b);
     for (std::uint16_t li : buckets[b]) {
@@ -386,14 +691,54 @@ void trigger_set::build() {
   }
 }
 
-void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+prefilter_path best_prefilter_path() {
 #if defined(GH_DLP_AVX2)
-  if (cpu_has_avx2()) {
-    run_avx2(ts, text, out);
-    return;
-  }
+  if (cpu_has_avx512()) return prefilter_path::avx512;
+  if (cpu_has_avx2()) return prefilter_path::avx2;
 #endif
-  find_triggers_portable(ts, text, out);
+  return prefilter_path::portable;
+}
+
+bool find_triggers_on(prefilter_path path, const trigger_set& ts, std::string_view text,
+                      std::vector<trigger>& out) {
+  switch (path) {
+    case prefilter_path::portable: find_triggers_portable(ts, text, out); return true;
+#if defined(GH_DLP_AVX2)
+    case prefilter_path::avx2:
+      if (!cpu_has_avx2()) return false;
+      run_avx2(ts, text, out);
+      return true;
+    case prefilter_path::avx512:
+      if (!cpu_has_avx512()) return false;
+      run_avx512(ts, text, out);
+      return true;
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+void find_triggers(const trigger_set& ts, std::string_view text, std::vector<trigger>& out) {
+  static const prefilter_path best = best_prefilter_path();
+  (void)find_triggers_on(best, ts, text, out);
+}
+
+std::size_t pack_cells(std::span<const std::string_view> cells, char* dst, std::size_t off,
+                       std::size_t room, std::uint32_t* starts) {
+#if defined(GH_DLP_AVX2)
+  if (cpu_has_avx512()) return pack_cells_avx512(cells, dst, off, room, starts);
+#endif
+  std::size_t count = 0;
+  for (const std::string_view c : cells) {
+    if (off + c.size() + 1 > room) break;
+    starts[count++] = static_cast<std::uint32_t>(off);
+    if (!c.empty()) std::memcpy(dst + off, c.data(), c.size());
+    off += c.size();
+    dst[off++] = '\0';
+  }
+  starts[count] = static_cast<std::uint32_t>(off);
+  return count;
 }
 
 void find_triggers_portable(const trigger_set& ts, std::string_view text,

@@ -207,36 +207,39 @@ std::size_t scanner::scan(std::span<const std::string_view> cells, std::vector<f
   st.sink.eng = &eng;
   st.sink.out = &out;
   st.sink.run_cell = UINT32_MAX;
+  st.sink.v6_cell = UINT32_MAX;
   st.rescan.clear();
   st.single = false;
 
   std::size_t i = 0;
   while (i < cells.size()) {
     // Cells are copied with a NUL after each, which no built-in pattern matches (so no match
-    // spans two cells) and which terminates a digit run at the end of a cell.
-    // One pass sizes the group, one copies it: the buffer only ever grows (no per-cell size
-    // checks), and its size is the high-water mark, not the group's length (starts.back()).
+    // spans two cells) and which terminates a digit run at the end of a cell. A group is the
+    // cells that fit in max_group_bytes (at least one). They are copied straight into the
+    // buffer, whose size is the high-water mark (not the group's length, starts.back()); only
+    // when it is too small is the rest of the group sized, and the buffer grown to fit it.
     const auto first = static_cast<std::uint32_t>(i);
-    std::size_t total = 0;
-    std::size_t j = i;
-    while (j < cells.size() && (j == i || total + cells[j].size() + 1 <= max_group_bytes)) {
-      total += cells[j].size() + 1;
-      ++j;
+    if (st.starts.size() < cells.size() - i + 1) st.starts.resize(cells.size() - i + 1);
+    std::size_t packed = 0, off = 0;
+    while (i + packed < cells.size()) {
+      const std::size_t limit =
+          packed == 0 ? std::max(max_group_bytes, cells[i].size() + 1) : max_group_bytes;
+      const std::size_t room =
+          st.buf.size() > detail::pack_slack ? std::min(st.buf.size() - detail::pack_slack, limit) : 0;
+      packed += detail::pack_cells(cells.subspan(i + packed), st.buf.data(), off, room,
+                                   st.starts.data() + packed);
+      off = st.starts[packed];
+      if (i + packed == cells.size()) break;
+      const std::size_t next = cells[i + packed].size() + 1;
+      if (off + next > limit) break;  // the group is full
+      std::size_t total = off;
+      for (std::size_t j = i + packed;
+           j < cells.size() && (j == i || total + cells[j].size() + 1 <= max_group_bytes); ++j)
+        total += cells[j].size() + 1;
+      st.buf.resize(total + detail::pack_slack);
     }
-    if (st.buf.size() < total) st.buf.resize(total);
-    st.starts.resize(j - i + 1);
-    char* dst = st.buf.data();
-    std::uint32_t* starts = st.starts.data();
-    std::size_t off = 0;
-    for (std::size_t k = i; k < j; ++k) {
-      *starts++ = static_cast<std::uint32_t>(off);
-      const std::string_view c = cells[k];
-      if (!c.empty()) std::memcpy(dst + off, c.data(), c.size());
-      off += c.size();
-      dst[off++] = '\0';
-    }
-    *starts = static_cast<std::uint32_t>(off);
-    i = j;
+    st.starts.resize(packed + 1);
+    i += packed;
     st.data = st.buf.data();
     st.group_first = first;
     st.cursor = 0;

@@ -2,11 +2,15 @@
 // replaced report: the same (end, what) pairs on any input. Checked against Hyperscan itself
 // (reference_patterns) on random text dense in digits, separators, literal bytes, '@', ':' and
 // NULs, on synthetic clinical text, at every length around the 64-byte block and chunk edges,
-// for the AVX2 path (when the CPU has it) and the portable path.
+// on every length 0..200 with each trigger shape at every offset, for the AVX-512 and AVX2 paths
+// (when the CPU has them) and the portable path.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dlp/internal.hpp"
@@ -97,20 +101,29 @@ std::string describe(const std::vector<trigger>& v) {
   return s;
 }
 
+// Every code path; those the CPU lacks are skipped.
+constexpr std::pair<detail::prefilter_path, const char*> paths[] = {
+    {detail::prefilter_path::portable, "portable"},
+    {detail::prefilter_path::avx2, "AVX2"},
+    {detail::prefilter_path::avx512, "AVX-512"}};
+
 void expect_same(const trigger_set& ts, reference& ref, std::string_view text,
                  const std::string& what) {
   auto want = ref.run(text);
   sort_triggers(want);
-  std::vector<trigger> fast, portable;
-  detail::find_triggers(ts, text, fast);
-  detail::find_triggers_portable(ts, text, portable);
-  sort_triggers(fast);
-  sort_triggers(portable);
   auto eq = [](const trigger& a, const trigger& b) { return a.end == b.end && a.what == b.what; };
-  EXPECT_TRUE(std::equal(want.begin(), want.end(), fast.begin(), fast.end(), eq))
-      << what << " (dispatching path)\nwant " << describe(want) << "\ngot  " << describe(fast);
-  EXPECT_TRUE(std::equal(want.begin(), want.end(), portable.begin(), portable.end(), eq))
-      << what << " (portable path)\nwant " << describe(want) << "\ngot  " << describe(portable);
+  std::vector<trigger> got;
+  detail::find_triggers(ts, text, got);
+  sort_triggers(got);
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin(), got.end(), eq))
+      << what << " (dispatching path)\nwant " << describe(want) << "\ngot  " << describe(got);
+  for (auto [path, name] : paths) {
+    got.clear();
+    if (!detail::find_triggers_on(path, ts, text, got)) continue;  // not on this CPU
+    sort_triggers(got);
+    EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin(), got.end(), eq))
+        << what << " (" << name << " path)\nwant " << describe(want) << "\ngot  " << describe(got);
+  }
 }
 
 // Text from an alphabet that makes triggers and near-triggers likely.
@@ -156,6 +169,33 @@ TEST(Prefilter, EveryLengthAroundBlockEdges) {
     std::string t(4200, 'x');
     t.replace(at, 19, "123-45-6789 1.2.3.4");
     expect_same(ts, ref, t, "chain at " + std::to_string(at));
+  }
+}
+
+// Every length 0..200, each trigger shape at every offset, the text ending right after it (a
+// trigger at the buffer end) or with more after it: vector tails and the padded last blocks.
+TEST(Prefilter, EveryShapeAtEveryOffsetAndLength) {
+  const trigger_set ts = detail::builtin_triggers(all_on(), true);
+  reference ref(ts);
+  const std::string shapes[] = {"123-45-6789 ", "4111 1111 1111 1111", "10.0.0.1 ", "a@b",
+                                "fe80::1", "dob", "DL", "patient id", " Boulevard", " Rd",
+                                "d.o.b", "1 2 3 4 5 6 7 8 9 "};
+  synth::rng r(17);
+  const std::string filler = random_text(r, 400);
+  for (std::size_t n = 0; n <= 200; ++n) {
+    // Plain letters (nothing to find) and trigger-dense random text, cut at n.
+    expect_same(ts, ref, std::string(n, 'x'), "x * " + std::to_string(n));
+    expect_same(ts, ref, std::string_view(filler).substr(0, n), "random of " + std::to_string(n));
+    for (const std::string& shape : shapes) {
+      if (shape.size() > n) continue;
+      for (std::size_t at = 0; at + shape.size() <= n; ++at) {
+        std::string t(n, 'x');
+        t.replace(at, shape.size(), shape);
+        expect_same(ts, ref, t, "'" + shape + "' at " + std::to_string(at) + " of " +
+                                    std::to_string(n));
+        if (HasFailure()) return;
+      }
+    }
   }
 }
 
@@ -219,6 +259,55 @@ TEST(Prefilter, FindsWhatItMust) {
     if (t.what < ts.literals.size() && ts.literals[t.what].text == "DL") ++dl;
   }
   EXPECT_EQ(dl, 1);
+}
+
+// pack_cells: cells of every length 0..200 ending right before an unreadable page (the vector
+// copy may read only the cell's own bytes), each followed by its NUL, offsets in starts.
+TEST(PackCells, EveryLengthEndingAtAGuardPage) {
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  void* m = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  char* guard = static_cast<char*>(m) + page;
+  ASSERT_EQ(mprotect(guard, page, PROT_NONE), 0);
+  synth::rng r(23);
+  for (char* p = static_cast<char*>(m); p < guard; ++p) {
+    *p = static_cast<char>(r.uniform(1, 255));  // any byte but NUL
+  }
+  std::vector<char> buf;
+  std::vector<std::uint32_t> starts;
+  for (std::size_t n = 0; n <= 200; ++n) {
+    const std::string_view at_guard(guard - n, n);
+    const std::vector<std::string_view> cells = {
+        at_guard, std::string_view(guard - 70, 3), at_guard.substr(n / 2), std::string_view(),
+        at_guard};
+    std::string want;
+    for (auto c : cells) {
+      want += c;
+      want.push_back('\0');
+    }
+    buf.assign(want.size() + detail::pack_slack, '#');
+    starts.assign(cells.size() + 1, 0);
+    ASSERT_EQ(detail::pack_cells(cells, buf.data(), 0, want.size(), starts.data()), cells.size());
+    ASSERT_EQ(std::string_view(buf.data(), want.size()), want) << "n = " << n;
+    std::uint32_t off = 0;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+      EXPECT_EQ(starts[k], off) << "n = " << n << ", cell " << k;
+      off += static_cast<std::uint32_t>(cells[k].size() + 1);
+    }
+    EXPECT_EQ(starts[cells.size()], off) << "n = " << n;
+    // With one byte less room the last cell stays out; writes stay within room + pack_slack.
+    buf.assign(want.size() - 1 + detail::pack_slack, '#');
+    ASSERT_EQ(detail::pack_cells(cells, buf.data(), 0, want.size() - 1, starts.data()),
+              cells.size() - 1);
+    EXPECT_EQ(starts[cells.size() - 1], want.size() - at_guard.size() - 1) << "n = " << n;
+    // From an offset, as the scanner continues a group after growing its buffer.
+    buf.assign(5 + want.size() + detail::pack_slack, '#');
+    ASSERT_EQ(detail::pack_cells(cells, buf.data(), 5, 5 + want.size(), starts.data()),
+              cells.size());
+    EXPECT_EQ(std::string_view(buf.data() + 5, want.size()), want) << "n = " << n;
+    EXPECT_EQ(starts[0], 5u);
+  }
+  munmap(m, 2 * page);
 }
 
 }  // namespace
