@@ -17,6 +17,7 @@
 // path computes the same masks (SSE2 where available) and filters literals with exact per-byte
 // tables.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "dlp/internal.hpp"
@@ -692,9 +693,13 @@ void trigger_set::build() {
 }
 
 prefilter_path best_prefilter_path() {
+  // GATEHOUSE_DLP_ISA=portable|avx2 caps the vector path (a CPU whose clock drops under
+  // AVX-512, or comparing paths on one machine); it never picks a path the CPU lacks.
+  const char* env = std::getenv("GATEHOUSE_DLP_ISA");
+  const std::string_view cap = env != nullptr ? env : "";
 #if defined(GH_DLP_AVX2)
-  if (cpu_has_avx512()) return prefilter_path::avx512;
-  if (cpu_has_avx2()) return prefilter_path::avx2;
+  if (cpu_has_avx512() && cap != "avx2" && cap != "portable") return prefilter_path::avx512;
+  if (cpu_has_avx2() && cap != "portable") return prefilter_path::avx2;
 #endif
   return prefilter_path::portable;
 }
@@ -727,7 +732,8 @@ void find_triggers(const trigger_set& ts, std::string_view text, std::vector<tri
 std::size_t pack_cells(std::span<const std::string_view> cells, char* dst, std::size_t off,
                        std::size_t room, std::uint32_t* starts) {
 #if defined(GH_DLP_AVX2)
-  if (cpu_has_avx512()) return pack_cells_avx512(cells, dst, off, room, starts);
+  static const bool wide = best_prefilter_path() == prefilter_path::avx512;
+  if (wide) return pack_cells_avx512(cells, dst, off, room, starts);
 #endif
   std::size_t count = 0;
   for (const std::string_view c : cells) {

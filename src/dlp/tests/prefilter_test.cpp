@@ -5,10 +5,12 @@
 // on every length 0..200 with each trigger shape at every offset, for the AVX-512 and AVX2 paths
 // (when the CPU has them) and the portable path.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -263,6 +265,23 @@ TEST(Prefilter, FindsWhatItMust) {
 
 // pack_cells: cells of every length 0..200 ending right before an unreadable page (the vector
 // copy may read only the cell's own bytes), each followed by its NUL, offsets in starts.
+TEST(Prefilter, TheEnvironmentCapsThePathAndNeverRaisesIt) {
+  using detail::prefilter_path;
+  const char* saved = std::getenv("GATEHOUSE_DLP_ISA");
+  const std::string keep = saved != nullptr ? saved : "";
+  ::unsetenv("GATEHOUSE_DLP_ISA");
+  const prefilter_path best = detail::best_prefilter_path();
+  ::setenv("GATEHOUSE_DLP_ISA", "portable", 1);
+  EXPECT_EQ(detail::best_prefilter_path(), prefilter_path::portable);
+  ::setenv("GATEHOUSE_DLP_ISA", "avx2", 1);
+  EXPECT_EQ(detail::best_prefilter_path(),
+            best == prefilter_path::portable ? prefilter_path::portable : prefilter_path::avx2);
+  ::setenv("GATEHOUSE_DLP_ISA", "avx512", 1);
+  EXPECT_EQ(detail::best_prefilter_path(), best) << "asking for more than the CPU has";
+  if (saved != nullptr) ::setenv("GATEHOUSE_DLP_ISA", keep.c_str(), 1);
+  else ::unsetenv("GATEHOUSE_DLP_ISA");
+}
+
 TEST(PackCells, EveryLengthEndingAtAGuardPage) {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   void* m = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
