@@ -110,6 +110,30 @@ store::audit_record session_event(const std::string& kind, const std::string& id
   return e;
 }
 
+// The audit writer as `gatehouse serve` opens it for `cfg` (state dir, store, journal, signing
+// key), started. Null, with the failure reported, if any part cannot be opened.
+std::unique_ptr<audit::writer> open_served_writer(const config::config& cfg) {
+  const std::string state = cfg.gateway.state_dir;
+  const std::string journal_dir = (fs::path(state) / "audit").string();
+  fs::create_directories(state);
+  auto st = store::open_store(cfg.store.url);
+  if (!st.ok() || !(*st)->migrate().ok()) {
+    ADD_FAILURE() << "store: " << (st.ok() ? "migrate failed" : st.err());
+    return nullptr;
+  }
+  auto jr = audit::journal::open(journal_dir, audit::sync_mode::write);
+  auto sg = audit::signer::load_or_create((fs::path(state) / "audit-signing.key").string());
+  if (!jr.ok() || !sg.ok()) {
+    ADD_FAILURE() << "journal: " << (jr.ok() ? "" : jr.err())
+                  << " key: " << (sg.ok() ? "" : sg.err());
+    return nullptr;
+  }
+  auto w =
+      std::make_unique<audit::writer>(std::move(*jr), std::move(*st), journal_dir, std::move(*sg));
+  w->start();
+  return w;
+}
+
 TEST(TerminalRecording, ReplayOfARealPtySessionRendersTheMaskedOutput) {
   temp_dir d("gh-rec");
   const fs::path cfg_path = d / "gatehouse.yaml";
@@ -122,18 +146,9 @@ TEST(TerminalRecording, ReplayOfARealPtySessionRendersTheMaskedOutput) {
   const std::string journal_dir = (fs::path(state) / "audit").string();
   const std::string id = "term-" + random_hex(6);
 
-  // The audit writer as `gatehouse serve` opens it.
-  fs::create_directories(state);
-  auto st = store::open_store(cfg->store.url);
-  ASSERT_TRUE(st.ok()) << st.err();
-  ASSERT_TRUE((*st)->migrate().ok());
-  auto jr = audit::journal::open(journal_dir, audit::sync_mode::write);
-  ASSERT_TRUE(jr.ok()) << jr.err();
-  auto sg = audit::signer::load_or_create((fs::path(state) / "audit-signing.key").string());
-  ASSERT_TRUE(sg.ok()) << sg.err();
-  audit::writer writer(std::move(*jr), std::move(*st), journal_dir, std::move(*sg));
-  writer.start();
-  record::writer_sink sink(writer);
+  auto writer = open_served_writer(*cfg);
+  ASSERT_NE(writer, nullptr);
+  record::writer_sink sink(*writer);
   ASSERT_EQ(sink.append(session_event("session.start", id)), "");
 
   auto policy = dlp::default_policy();
@@ -163,7 +178,7 @@ TEST(TerminalRecording, ReplayOfARealPtySessionRendersTheMaskedOutput) {
   ASSERT_TRUE(WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 0) << ran.status;
   ASSERT_TRUE((*rec)->close(std::chrono::steady_clock::now(), "client closed").ok());
   ASSERT_EQ(sink.append(session_event("session.end", id)), "");
-  writer.stop();
+  writer->stop();
 
   // The pty turned \n into \r\n: the program really ran in a terminal.
   ASSERT_NE(ran.output.find("SSN: 123-45-6789\r\n"), std::string::npos) << ran.output;
@@ -292,20 +307,11 @@ TEST(TerminalRecording, ReplayRefusesATrailSignedByAnotherKey) {
   auto cfg = config::load_config(cfg_path.string());
   ASSERT_TRUE(cfg.ok()) << cfg.err();
   const std::string state = cfg->gateway.state_dir;
-  const std::string journal_dir = (fs::path(state) / "audit").string();
   const std::string id = "term-" + random_hex(6);
-  fs::create_directories(state);
   {
-    auto st = store::open_store(cfg->store.url);
-    ASSERT_TRUE(st.ok()) << st.err();
-    ASSERT_TRUE((*st)->migrate().ok());
-    auto jr = audit::journal::open(journal_dir, audit::sync_mode::write);
-    ASSERT_TRUE(jr.ok()) << jr.err();
-    auto sg = audit::signer::load_or_create((fs::path(state) / "audit-signing.key").string());
-    ASSERT_TRUE(sg.ok()) << sg.err();
-    audit::writer writer(std::move(*jr), std::move(*st), journal_dir, std::move(*sg));
-    writer.start();
-    record::writer_sink sink(writer);
+    auto writer = open_served_writer(*cfg);
+    ASSERT_NE(writer, nullptr);
+    record::writer_sink sink(*writer);
     ASSERT_EQ(sink.append(session_event("session.start", id)), "");
     auto policy = dlp::default_policy();
     ASSERT_TRUE(policy.ok()) << policy.err();
@@ -319,7 +325,7 @@ TEST(TerminalRecording, ReplayRefusesATrailSignedByAnotherKey) {
     ASSERT_TRUE((*rec)->output("hello\r\n", std::chrono::steady_clock::now()).ok());
     ASSERT_TRUE((*rec)->close(std::chrono::steady_clock::now(), "client closed").ok());
     ASSERT_EQ(sink.append(session_event("session.end", id)), "");
-    writer.stop();  // signs a last checkpoint
+    writer->stop();  // signs a last checkpoint
   }
   auto gatehouse = [&](std::vector<std::string> args) {
     args.insert(args.begin(), gatehouse_bin().string());
