@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "core/log.hpp"
 #include "core/thread_name.hpp"
@@ -82,15 +83,21 @@ void writer::set_recordings_dir(std::string dir) {
 }
 
 namespace {
-// The recordings whose end is in journal segment `path` (names safe to use as a folder only).
-std::vector<std::string> ended_recordings(const std::string& path) {
-  std::vector<std::string> out;
+// The recordings named by `recording.*` events in journal segment `path` (names safe to use as
+// a folder only): those ended there, and every one named (with each event's time).
+struct segment_recordings {
+  std::vector<std::string> ended;
+  std::vector<std::pair<std::string, std::int64_t>> named;
+};
+
+segment_recordings recordings_in(const std::string& path) {
+  segment_recordings out;
   std::ifstream in(path, std::ios::binary);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.find(recording_end_kind) == std::string::npos) continue;
+    if (line.find("\"kind\":\"recording.") == std::string::npos) continue;
     auto r = decode_record(line, false);
-    if (!r || r->kind != recording_end_kind) continue;
+    if (!r || !r->kind.starts_with("recording.")) continue;
     boost::system::error_code ec;
     auto d = boost::json::parse(r->detail, ec);
     auto* id = !ec && d.is_object() ? d.as_object().if_contains("recording") : nullptr;
@@ -99,7 +106,9 @@ std::vector<std::string> ended_recordings(const std::string& path) {
     bool safe = !name.empty() && name != "." && name != ".." &&
                 name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                        "0123456789_.-") == std::string::npos;
-    if (safe) out.push_back(std::move(name));
+    if (!safe) continue;
+    if (r->kind == recording_end_kind) out.ended.push_back(name);
+    out.named.emplace_back(std::move(name), r->ts_us);
   }
   return out;
 }
@@ -149,6 +158,7 @@ writer::~writer() { stop(); }
 void writer::start() {
   std::lock_guard lk(mu_);
   if (indexer_.joinable() || stopped_) return;
+  started_us_ = now_us();
   indexer_ = std::thread([this] {
     name_this_thread("gh-audit");
     run_housekeeping();
@@ -315,16 +325,33 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
   }
   if (n == 0) return std::int64_t{0};
   const auto& last = (*segs)[n - 1];
-  std::vector<std::string> recordings;
-  if (!recordings_dir.empty())
-    for (std::size_t i = 0; i < n; ++i)
-      for (auto& id : ended_recordings((*segs)[i].path)) recordings.push_back(std::move(id));
+  std::vector<std::string> recordings;  // ended in the pruned segments
+  std::vector<std::string> orphaned;    // started there and never ended (see the header)
+  if (!recordings_dir.empty()) {
+    // Named in the pruned segments and not ended there: id -> its newest event's time.
+    std::map<std::string, std::int64_t> open;
+    std::vector<std::string> ended;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto ids = recordings_in((*segs)[i].path);
+      for (auto& [id, ts] : ids.named) open[id] = std::max(open[id], ts);
+      for (auto& id : ids.ended) ended.push_back(std::move(id));
+    }
+    for (const auto& id : ended) open.erase(id);
+    recordings = std::move(ended);
+    // Written to since this writer started: possibly a live session of this process.
+    std::erase_if(open, [&](const auto& kv) { return kv.second >= started_us_; });
+    // Named by the kept trail (a chunk or its end after the cut): not an orphan yet.
+    for (std::size_t i = n; i < segs->size() && !open.empty(); ++i)
+      for (const auto& kv : recordings_in((*segs)[i].path).named) open.erase(kv.first);
+    for (auto& kv : open) orphaned.push_back(kv.first);
+  }
   boost::json::object d;
   d["pruned_through_seq"] = last.last_seq;
   d["head_hash"] = last.last_hash;
   d["segments"] = n;
   d["cutoff_us"] = cutoff_us;
   if (!recordings.empty()) d["recordings"] = recordings.size();
+  if (!orphaned.empty()) d["orphaned_recordings"] = orphaned.size();
   record r;
   r.ts_us = now_us();
   r.kind = std::string(pruned_kind);
@@ -340,6 +367,7 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
     std::filesystem::remove((*segs)[i].path, ec);
     if (ec) return make_error("cannot remove " + (*segs)[i].path + ": " + ec.message());
   }
+  recordings.insert(recordings.end(), orphaned.begin(), orphaned.end());
   for (const auto& id : recordings) {
     std::error_code ec;
     std::filesystem::remove_all(std::filesystem::path(recordings_dir) / id, ec);

@@ -40,6 +40,8 @@ inline constexpr std::string_view pruned_kind = "audit.pruned";
 // Kind of the event that ends a terminal recording (src/record); retention removes a recording
 // with the journal segment that holds its end.
 inline constexpr std::string_view recording_end_kind = "recording.end";
+// Kind of the event that starts one.
+inline constexpr std::string_view recording_start_kind = "recording.start";
 
 struct checkpoint_policy {
   std::int64_t every_events = 1000;         // sign the head after this many events...
@@ -112,7 +114,10 @@ class writer {
   // `audit.pruned` event naming the last pruned seq and its hash, so the rest still verifies.
   // Terminal recordings (folders `<dir>/<recording id>`) whose `recording.end` event is in a pruned
   // segment are removed after the prune is on record, so they too go only under a checkpoint
-  // and only once their session ended before the cutoff. Returns how many events were pruned.
+  // and only once their session ended before the cutoff. So are orphans: recordings named in a
+  // pruned segment but never ended (the gateway stopped mid-session), whose newest event predates
+  // this writer's start (no session of this process is writing them) and which no event the
+  // prune keeps names. Returns how many events were pruned.
   [[nodiscard]] result<std::int64_t> prune_before(std::int64_t cutoff_us);
   // Where terminal recordings live (state_dir/recordings); empty: retention leaves them alone.
   void set_recordings_dir(std::string dir);
@@ -171,6 +176,8 @@ class writer {
 
   // Committed, waiting for the indexer.
   std::condition_variable index_cv_;
+  // When start() ran: recordings started before it belong to no live session of this process.
+  std::int64_t started_us_ = 0;
   std::vector<record> to_index_;
   bool index_lagging_ = false;  // dropped from memory after a store failure; reread the journal
   bool index_stop_ = false;

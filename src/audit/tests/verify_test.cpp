@@ -672,6 +672,99 @@ TEST(audit_verify, retention_removes_recordings_that_ended_in_pruned_segments) {
   EXPECT_TRUE(rep.ok) << rep.bad_seq << ": " << rep.problem;
 }
 
+TEST(audit_verify, retention_removes_orphaned_recordings_but_not_live_or_still_named_ones) {
+  trail t(200, {3, std::chrono::hours(1)});
+  const fs::path recs = t.dir().path() / "recordings";
+  auto event = [](writer& w, std::string_view kind, const std::string& id) {
+    record r;
+    r.ts_us = now_us();
+    r.kind = std::string(kind);
+    r.session_id = id;
+    r.detail = "{\"recording\":\"" + id + "\"}";
+    std::promise<std::string> done;
+    auto f = done.get_future();
+    w.async_append(std::vector<record>{std::move(r)},
+                   [&done](std::string err) { done.set_value(std::move(err)); });
+    EXPECT_EQ(f.get(), "");
+  };
+  for (const char* id : {"rec-orphan", "rec-named-later", "rec-mine"}) {
+    fs::create_directories(recs / id);
+    std::ofstream(recs / id / "000001.cast") << "{\"version\":2}\n";
+  }
+  {
+    // A gateway that stopped mid-session: both recordings started, neither ended.
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    event(*w, recording_start_kind, "rec-orphan");
+    event(*w, recording_start_kind, "rec-named-later");
+    trail::write_events(*w, 3, "s0");
+    w->stop();
+  }
+  const auto cutoff = now_us() + 1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  {
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    event(*w, "recording.chunk", "rec-named-later");  // after the cutoff: the trail still needs it
+    trail::write_events(*w, 3, "s1");
+    w->stop();
+  }
+  auto pruned_counts = [&]() {
+    std::vector<std::int64_t> out;
+    EXPECT_TRUE(journal::read(t.journal_dir(), 0, [&](record&& r) {
+                  if (r.kind != pruned_kind) return;
+                  auto d = boost::json::parse(r.detail).as_object();
+                  auto* o = d.if_contains("orphaned_recordings");
+                  out.push_back(o != nullptr ? o->as_int64() : 0);
+                }).ok());
+    return out;
+  };
+  {
+    // First prune, up to the cutoff: the orphan goes; the one named after the cutoff stays.
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    w->set_recordings_dir(recs.string());
+    auto n = w->prune_before(cutoff);
+    ASSERT_TRUE(n.ok()) << n.err();
+    EXPECT_GT(*n, 0);
+    w->stop();
+  }
+  EXPECT_FALSE(fs::exists(recs / "rec-orphan"));
+  EXPECT_TRUE(fs::exists(recs / "rec-named-later" / "000001.cast"));
+  EXPECT_EQ(pruned_counts(), std::vector<std::int64_t>{1});
+  {
+    // Second prune, of everything signed: rec-named-later is an orphan now (its start was
+    // pruned before; its chunk now). rec-mine was started by this very writer: kept.
+    auto w = t.open_writer();
+    ASSERT_NE(w, nullptr);
+    w->set_recordings_dir(recs.string());
+    event(*w, recording_start_kind, "rec-mine");
+    trail::write_events(*w, 3, "s2");
+    // Only signed segments are pruned: wait for a checkpoint over rec-mine's start.
+    auto signed_over_mine = [&] {
+      std::int64_t mine = 0, signed_seq = 0;
+      (void)journal::read(t.journal_dir(), 0, [&](record&& r) {
+        if (r.kind == recording_start_kind && r.session_id == "rec-mine") mine = r.seq;
+        if (r.kind == checkpoint_kind && mine != 0) signed_seq = r.seq;
+      });
+      return signed_seq > mine;
+    };
+    for (int i = 0; i < 500 && !signed_over_mine(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(signed_over_mine());
+    trail::write_events(*w, 1, "s2", 4);  // the newest segment is never pruned
+    auto n = w->prune_before(now_us() + 1);
+    ASSERT_TRUE(n.ok()) << n.err();
+    EXPECT_GT(*n, 0);
+    w->stop();
+  }
+  EXPECT_FALSE(fs::exists(recs / "rec-named-later"));
+  EXPECT_TRUE(fs::exists(recs / "rec-mine" / "000001.cast"));
+  EXPECT_EQ(pruned_counts(), std::vector<std::int64_t>{1}) << "the first prune record is pruned";
+  auto rep = t.verify();
+  EXPECT_TRUE(rep.ok) << rep.bad_seq << ": " << rep.problem;
+}
+
 TEST(audit_verify, a_trail_missing_its_first_segment_without_a_prune_record_is_missing) {
   trail t(200, {3, std::chrono::hours(1)});
   t.build(2, 12);
