@@ -118,6 +118,7 @@ void writer::set_retention(std::chrono::milliseconds retention, std::chrono::mil
   std::lock_guard lk(mu_);
   retention_ = retention;
   retention_every_ = every;
+  wake_housekeeping_locked();  // an idle housekeeper recomputes when it is due
 }
 
 void writer::queue_checkpoint_locked() {
@@ -193,6 +194,7 @@ void writer::stop() {
     index_stop_ = true;
   }
   index_cv_.notify_all();
+  housekeeping_cv_.notify_all();
   if (indexer_.joinable()) indexer_.join();
   if (index_worker_.joinable()) index_worker_.join();
 }
@@ -233,6 +235,20 @@ void writer::append_lazy(record r) {
     return;
   }
   queued_.push_back(std::move(r));
+  wake_housekeeping_locked();
+}
+
+void writer::wake_index_worker_locked() {
+  if (!index_idle_) return;
+  index_idle_ = false;
+  index_cv_.notify_all();
+}
+
+void writer::wake_housekeeping_locked() {
+  // Only the first event after an idle spell pays for a wake-up; while busy it polls.
+  if (!housekeeping_idle_) return;
+  housekeeping_idle_ = false;
+  housekeeping_cv_.notify_one();
 }
 
 std::optional<std::string> writer::try_append_now(std::vector<record>& recs) {
@@ -290,6 +306,7 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
           first_unsigned_ = std::chrono::steady_clock::now();
         }
       }
+      if (unsigned_events_ > 0) wake_housekeeping_locked();  // a checkpoint will be due
       if (to_index_.size() + batch.size() > max_index_backlog) {
         to_index_.clear();
         index_lagging_ = true;
@@ -297,6 +314,7 @@ std::string writer::lead(std::unique_lock<std::mutex>& lk) {
         for (auto& r : batch) to_index_.push_back(std::move(r));
       }
       if (to_index_.size() >= index_wake_backlog) index_cv_.notify_all();
+      wake_index_worker_locked();
     } else {
       stats_.failed_events += batch.size();
     }
@@ -385,6 +403,7 @@ result<std::int64_t> writer::prune_before(std::int64_t cutoff_us) {
     // The index worker applies it before its next batch.
     std::lock_guard lk(mu_);
     pending_index_prune_ = std::max(pending_index_prune_, last.last_seq);
+    wake_index_worker_locked();
   }
   if (auto& s = pruned; !s)
     log::warn("audit", "index prune failed; rows stay until the next run", {{"error", s.err()}});
@@ -439,8 +458,20 @@ void writer::run_housekeeping() {
   std::unique_lock lk(mu_);
   auto next_prune = std::chrono::steady_clock::now();
   for (;;) {
-    // Wake for lazy events that nobody else wrote, checkpoints and retention.
-    index_cv_.wait_for(lk, lazy_flush, [&] { return index_stop_; });
+    // Wake for lazy events that nobody else wrote, checkpoints and retention: every lazy_flush
+    // while there is something to write or sign; when there is not, sleep until an event
+    // arrives (append_lazy and lead wake us) or retention is due: an idle gateway stays asleep.
+    if (queued_.empty() && unsigned_events_ == 0) {
+      housekeeping_idle_ = true;
+      auto woken = [&] { return index_stop_ || !housekeeping_idle_; };
+      if (retention_.count() > 0 && retention_every_.count() > 0)
+        housekeeping_cv_.wait_until(lk, next_prune, woken);
+      else
+        housekeeping_cv_.wait(lk, woken);
+      housekeeping_idle_ = false;
+    } else {
+      housekeeping_cv_.wait_for(lk, lazy_flush, [&] { return index_stop_; });
+    }
     if (index_stop_) return;
     auto now = std::chrono::steady_clock::now();
     if (retention_.count() > 0 && retention_every_.count() > 0 && now >= next_prune) {
@@ -470,6 +501,14 @@ void writer::run_index_worker() {
   std::vector<record> batch;
   std::unique_lock lk(mu_);
   for (;;) {
+    if (to_index_.empty() && !index_lagging_ && pending_index_prune_ == 0 && !index_stop_) {
+      // Nothing to index: sleep until lead() hands over events (it wakes an idle worker),
+      // rather than polling an idle gateway ten times a second.
+      index_idle_ = true;
+      index_cv_.wait(lk, [&] { return index_stop_ || !index_idle_; });
+      index_idle_ = false;
+    }
+    // Then gather a batch for up to index_interval.
     index_cv_.wait_for(lk, index_interval, [&] {
       return index_stop_ || to_index_.size() >= index_wake_backlog;
     });

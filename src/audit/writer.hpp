@@ -178,6 +178,14 @@ class writer {
   std::condition_variable index_cv_;
   // When start() ran: recordings started before it belong to no live session of this process.
   std::int64_t started_us_ = 0;
+  // The housekeeping thread sleeps on this; idle: it has nothing to flush or sign and waits for
+  // wake_housekeeping_locked() (mu_ held).
+  std::condition_variable housekeeping_cv_;
+  bool housekeeping_idle_ = false;
+  void wake_housekeeping_locked();
+  // The index worker, likewise: idle while there is nothing to index (index_cv_, mu_ held).
+  bool index_idle_ = false;
+  void wake_index_worker_locked();
   std::vector<record> to_index_;
   bool index_lagging_ = false;  // dropped from memory after a store failure; reread the journal
   bool index_stop_ = false;
