@@ -612,20 +612,27 @@ TEST(audit_verify, retention_prunes_signed_segments_and_the_rest_still_verifies)
                              std::to_string(pruned) + ")");
 }
 
+// Appends one `recording.*` event for recording `id` (detail {"recording":id}, plus `extra`
+// fields) through `w` and waits for it to be written.
+void append_recording_event(writer& w, std::string_view kind, const std::string& id,
+                            const std::string& extra = "") {
+  record r;
+  r.ts_us = now_us();
+  r.kind = std::string(kind);
+  r.session_id = id;
+  r.detail = "{\"recording\":\"" + id + "\"" + extra + "}";
+  std::promise<std::string> done;
+  auto f = done.get_future();
+  w.async_append(std::vector<record>{std::move(r)},
+                 [&done](std::string err) { done.set_value(std::move(err)); });
+  EXPECT_EQ(f.get(), "");
+}
+
 TEST(audit_verify, retention_removes_recordings_that_ended_in_pruned_segments) {
   trail t(200, {3, std::chrono::hours(1)});
   const fs::path recs = t.dir().path() / "recordings";
   auto end_recording = [](writer& w, const std::string& id) {
-    record r;
-    r.ts_us = now_us();
-    r.kind = std::string(recording_end_kind);
-    r.session_id = id;
-    r.detail = "{\"recording\":\"" + id + "\",\"chunks\":1}";
-    std::promise<std::string> done;
-    auto f = done.get_future();
-    w.async_append(std::vector<record>{std::move(r)},
-                   [&done](std::string err) { done.set_value(std::move(err)); });
-    EXPECT_EQ(f.get(), "");
+    append_recording_event(w, recording_end_kind, id, ",\"chunks\":1");
   };
   for (const char* id : {"rec-old", "rec-new"}) {
     fs::create_directories(recs / id);
@@ -675,18 +682,6 @@ TEST(audit_verify, retention_removes_recordings_that_ended_in_pruned_segments) {
 TEST(audit_verify, retention_removes_orphaned_recordings_but_not_live_or_still_named_ones) {
   trail t(200, {3, std::chrono::hours(1)});
   const fs::path recs = t.dir().path() / "recordings";
-  auto event = [](writer& w, std::string_view kind, const std::string& id) {
-    record r;
-    r.ts_us = now_us();
-    r.kind = std::string(kind);
-    r.session_id = id;
-    r.detail = "{\"recording\":\"" + id + "\"}";
-    std::promise<std::string> done;
-    auto f = done.get_future();
-    w.async_append(std::vector<record>{std::move(r)},
-                   [&done](std::string err) { done.set_value(std::move(err)); });
-    EXPECT_EQ(f.get(), "");
-  };
   for (const char* id : {"rec-orphan", "rec-named-later", "rec-mine"}) {
     fs::create_directories(recs / id);
     std::ofstream(recs / id / "000001.cast") << "{\"version\":2}\n";
@@ -695,8 +690,8 @@ TEST(audit_verify, retention_removes_orphaned_recordings_but_not_live_or_still_n
     // A gateway that stopped mid-session: both recordings started, neither ended.
     auto w = t.open_writer();
     ASSERT_NE(w, nullptr);
-    event(*w, recording_start_kind, "rec-orphan");
-    event(*w, recording_start_kind, "rec-named-later");
+    append_recording_event(*w, recording_start_kind, "rec-orphan");
+    append_recording_event(*w, recording_start_kind, "rec-named-later");
     trail::write_events(*w, 3, "s0");
     w->stop();
   }
@@ -705,7 +700,8 @@ TEST(audit_verify, retention_removes_orphaned_recordings_but_not_live_or_still_n
   {
     auto w = t.open_writer();
     ASSERT_NE(w, nullptr);
-    event(*w, "recording.chunk", "rec-named-later");  // after the cutoff: the trail still needs it
+    // After the cutoff: the kept trail still names it.
+    append_recording_event(*w, "recording.chunk", "rec-named-later");
     trail::write_events(*w, 3, "s1");
     w->stop();
   }
@@ -738,7 +734,7 @@ TEST(audit_verify, retention_removes_orphaned_recordings_but_not_live_or_still_n
     auto w = t.open_writer();
     ASSERT_NE(w, nullptr);
     w->set_recordings_dir(recs.string());
-    event(*w, recording_start_kind, "rec-mine");
+    append_recording_event(*w, recording_start_kind, "rec-mine");
     trail::write_events(*w, 3, "s2");
     // Only signed segments are pruned: wait for a checkpoint over rec-mine's start.
     auto signed_over_mine = [&] {
