@@ -23,8 +23,8 @@ std::string audit_journal_dir(const config::config& cfg);
 std::string audit_key_path(const config::config& cfg);
 
 // The key that checks this gateway's checkpoints: from `pubkey_pem_path` (PEM) if given, else
-// the public half of the local signing key. Null without an error when there is no key yet.
-// `who` prefixes error messages ("gatehouse audit verify").
+// the public half of the local signing key. Null without an error when there is no key yet;
+// null with `error` set when the key cannot be read.
 [[nodiscard]] std::unique_ptr<audit::verifier> load_checkpoint_key(const config::config& cfg,
                                                                   const std::string& pubkey_pem_path,
                                                                   std::string& error);

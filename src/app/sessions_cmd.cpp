@@ -267,6 +267,7 @@ int cmd_sessions(const std::vector<std::string>& args, bool replay) {
   };
   if (!f.error.empty()) return usage(f.error);
   if (!f.values.count("config")) return usage("--config FILE is required");
+  if (!replay && f.values.count("pubkey")) return usage("--pubkey is for replay");
   std::string sub = replay ? "replay" : (f.positional.empty() ? "" : f.positional[0]);
   std::string id;
   if (replay) {
@@ -300,7 +301,6 @@ int cmd_sessions(const std::vector<std::string>& args, bool replay) {
     return 1;
   }
   if (sub == "list") return list_sessions(**st, f.values);
-  if (!replay && f.values.count("pubkey")) return usage("--pubkey is for replay");
   return show_session(*cfg, **st, id, replay, speed,
                       f.values.count("pubkey") ? f.values["pubkey"] : std::string());
 }
