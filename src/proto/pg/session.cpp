@@ -768,7 +768,8 @@ std::string session::audit_text(std::string_view sql) {
   return text_masker_->mask_text(text, scratch);
 }
 
-std::optional<guard::decision> session::check_copy_masking(std::string_view sql) {
+std::optional<guard::decision> session::check_copy_masking(
+    std::string_view sql, std::optional<guard::classification>& parsed) {
   if (!masker_) return std::nullopt;  // no masking here, or an exempt group
   // Only text that mentions COPY can be one; the parser settles it (comments, strings, case).
   static constexpr std::string_view word = "copy";
@@ -779,7 +780,8 @@ std::optional<guard::decision> session::check_copy_masking(std::string_view sql)
   guard::decision d;
   d.act = config::guard_action::deny;
   d.rule = "masking";
-  auto c = guard::classify(sql);
+  if (!parsed) parsed = guard::classify(sql);
+  const auto& c = *parsed;
   if (!c.parse_ok) {
     // Fail closed: text gatehouse cannot read might be a COPY whose output it cannot mask.
     d.parse_error = true;
@@ -807,10 +809,13 @@ std::optional<guard::decision> session::check_copy_masking(std::string_view sql)
 }
 
 std::optional<guard::decision> session::check_guard(std::string_view sql) {
-  // Output that masking could not cover is refused before any rule is asked.
-  if (auto m = check_copy_masking(sql)) return m;
+  // Output that masking could not cover is refused before any rule is asked. The statement is
+  // parsed at most once for both.
+  std::optional<guard::classification> parsed;
+  if (auto m = check_copy_masking(sql, parsed)) return m;
   if (!guard_) return std::nullopt;
-  auto d = guard_->evaluate(guard::classify(sql), sql, who_.groups);
+  if (!parsed) parsed = guard::classify(sql);
+  auto d = guard_->evaluate(*parsed, sql, who_.groups);
   // Without a review service a `review` rule refuses (fail closed) and says so.
   if (d.act == config::guard_action::review && ctx_.reviews == nullptr) {
     d.act = config::guard_action::deny;

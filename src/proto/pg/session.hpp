@@ -105,7 +105,9 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<guard::decision> check_guard(std::string_view sql);
   // On a session whose results are masked: COPY ... TO STDOUT in binary format (no text to
   // scan), or on a connection with column rules (COPY output has no column names), is denied.
-  std::optional<guard::decision> check_copy_masking(std::string_view sql);
+  // `parsed` is filled if the text had to be classified (check_guard reuses it).
+  std::optional<guard::decision> check_copy_masking(std::string_view sql,
+                                                    std::optional<guard::classification>& parsed);
   void note_guard(audit::record& r, const guard::decision& d);
   // Opens a review for a held statement, tells the client, waits; the decision to apply.
   boost::asio::awaitable<guard::decision> hold_for_review(const std::string& sql,
